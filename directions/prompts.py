@@ -1,0 +1,698 @@
+"""Prompt sets: contrastive (unsafe, safe) pairs that define a direction, and benign anchors.
+
+Pairs and anchors come from the sets shipped in `data/`, from user files (.jsonl/.json/.csv, and
+.txt for anchors), from text pasted into a node, or optionally from Hugging Face datasets. Every
+loader validates as it reads and reports problems as `file:line: what is wrong`, because a
+direction fitted on a silently broken prompt set is wrong in ways nobody can see later.
+
+Pure Python (csv, json, random, hashlib): no torch, no ComfyUI.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+import os
+import random
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+CATEGORIES = ("sexual", "violence", "self-harm", "hate", "harassment", "illegal-activity", "shocking")
+SPLITS = ("fit", "heldout")
+
+DATA_DIR = Path(__file__).parent / "data"
+SHIPPED_PAIR_FILES = {"default": "pairs.jsonl"}
+SHIPPED_ANCHOR_FILES = {"default": "anchors.jsonl"}
+
+MAX_LINE_CHARS = 20_000
+PAIR_KEYS = ("category", "unsafe", "safe")
+PAIR_EXTENSIONS = (".jsonl", ".json", ".csv")
+ANCHOR_EXTENSIONS = (".jsonl", ".json", ".csv", ".txt")
+PASTED = "pasted text"
+
+I2P_DATASET = "AIML-TUDA/i2p"
+NEAR_DUPLICATE_JACCARD = 0.8
+
+
+class PromptFileError(ValueError):
+    """A prompt file, pasted text or dataset is unusable; the message says where and why."""
+
+
+class HubUnavailableError(PromptFileError, ConnectionError):
+    """A Hugging Face dataset could not be fetched (offline, unknown or gated)."""
+
+
+class MissingOptionalPackage(ImportError):
+    """An optional package (e.g. `datasets`) is needed for this source but not installed."""
+
+
+@dataclass(frozen=True)
+class PromptPair:
+    """One contrastive pair: an unsafe prompt and its safe twin (same scene, harm removed)."""
+
+    category: str
+    unsafe: str
+    safe: str
+    split: str = "fit"
+
+
+# ---------------------------------------------------------------------------------------------
+# names and small validators
+
+
+def canonical_category(name: str) -> str | None:
+    """`"Illegal activity"`, `"illegal_activity"` -> `"illegal-activity"`; None when not a category."""
+    key = re.sub(r"[\s_\-]+", "-", str(name).strip().lower())
+    return key if key in CATEGORIES else None
+
+
+def _unknown_category(name: str) -> str:
+    return f'unknown category "{name}": use one of {", ".join(CATEGORIES)}'
+
+
+def _canonical_split(value: Any, where: str) -> str:
+    if value is None:
+        return "fit"
+    if not isinstance(value, str):
+        raise PromptFileError(f'{where}: "split" must be "fit" or "heldout", got {json.dumps(value)}')
+    key = re.sub(r"[\s_\-]+", "", value.strip().lower())
+    if key == "":
+        return "fit"
+    if key not in SPLITS:
+        raise PromptFileError(f'{where}: "split" must be "fit" or "heldout", got "{value}"')
+    return key
+
+
+def _same_text(a: str, b: str) -> bool:
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
+def _text_value(record: Mapping[str, Any], key: str, where: str) -> str:
+    value = record[key]
+    if not isinstance(value, str):
+        raise PromptFileError(f'{where}: "{key}" must be a string, got {type(value).__name__} {json.dumps(value)[:60]}')
+    value = value.strip()
+    if not value:
+        raise PromptFileError(f'{where}: "{key}" is empty')
+    return value
+
+
+def _pair_from_record(record: Mapping[str, Any], where: str) -> PromptPair:
+    """Validate one record (a JSON object, a CSV row or a pasted line) into a PromptPair."""
+    for key in PAIR_KEYS:
+        if key not in record:
+            raise PromptFileError(f'{where}: missing key "{key}" (each line needs "category", "unsafe", "safe")')
+    raw_category = _text_value(record, "category", where)
+    category = canonical_category(raw_category)
+    if category is None:
+        raise PromptFileError(f"{where}: {_unknown_category(raw_category)}")
+    unsafe = _text_value(record, "unsafe", where)
+    safe = _text_value(record, "safe", where)
+    if _same_text(unsafe, safe):
+        raise PromptFileError(f"{where}: the safe twin is identical to the unsafe prompt")
+    return PromptPair(category, unsafe, safe, _canonical_split(record.get("split"), where))
+
+
+# ---------------------------------------------------------------------------------------------
+# reading files line by line, bounded
+
+
+def _read_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """Yield (1-based line number, text without newline), refusing non-UTF-8 and over-long lines.
+
+    Reads with a bounded readline so a multi-gigabyte single-line file never lands in memory.
+    """
+    name = path.name
+    byte_limit = MAX_LINE_CHARS * 4 + 2  # a UTF-8 character is at most 4 bytes, plus "\r\n"
+    with open(path, "rb") as handle:
+        lineno = 0
+        while True:
+            raw = handle.readline(byte_limit)
+            if not raw:
+                return
+            lineno += 1
+            if len(raw) == byte_limit and not raw.endswith(b"\n"):
+                raise PromptFileError(_too_long(name, lineno))
+            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]  # Excel and Notepad write a UTF-8 byte-order mark
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise PromptFileError(
+                    f"{name}:{lineno}: not valid UTF-8 (byte 0x{raw[exc.start]:02x} at byte {exc.start + 1} "
+                    f"of the line): save the file with UTF-8 encoding"
+                ) from None
+            text = text.rstrip("\r\n")
+            if len(text) > MAX_LINE_CHARS:
+                raise PromptFileError(_too_long(name, lineno))
+            yield lineno, text
+
+
+def _too_long(origin: str, lineno: int) -> str:
+    return (
+        f"{origin}:{lineno}: line is longer than {MAX_LINE_CHARS:,} characters; "
+        f"one prompt per line is expected (is this really a prompt file?)"
+    )
+
+
+def _json_records(lines: Iterable[tuple[int, str]], origin: str) -> Iterator[tuple[str, dict]]:
+    """JSON Lines: one object per non-blank line -> (where, object)."""
+    for lineno, text in lines:
+        if not text.strip():
+            continue
+        where = f"{origin}:{lineno}"
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise PromptFileError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+        if not isinstance(record, dict):
+            raise PromptFileError(f"{where}: expected a JSON object {{...}} per line, got {type(record).__name__}")
+        yield where, record
+
+
+def _csv_records(lines: Iterable[tuple[int, str]], origin: str, required: Sequence[str],
+                 optional: Sequence[str] = ()) -> Iterator[tuple[str, dict]]:
+    """CSV with a header row -> (where, {column: cell}); `where` is the record's first line."""
+    numbered = iter(lines)
+    physical: list[int] = []  # file line number of each line handed to csv, for quoted multi-line cells
+
+    def feed() -> Iterator[str]:
+        for lineno, text in numbered:
+            physical.append(lineno)
+            yield text + "\n"
+
+    reader = csv.reader(feed())
+    header: list[str] | None = None
+    consumed = 0
+    try:
+        for row in reader:
+            start = physical[consumed] if consumed < len(physical) else len(physical)
+            consumed = reader.line_num
+            if not any(cell.strip() for cell in row):
+                continue
+            where = f"{origin}:{start}"
+            if header is None:
+                header = [cell.strip().lower() for cell in row]
+                for column in required:
+                    if column not in header:
+                        wanted = ", ".join(required) + "".join(f" and optionally {c}" for c in optional)
+                        raise PromptFileError(f'{where}: missing column "{column}" (the header row needs {wanted})')
+                continue
+            if len(row) > len(header):
+                raise PromptFileError(
+                    f"{where}: {len(row)} fields but the header names {len(header)} "
+                    f"(put prompts that contain commas in double quotes)"
+                )
+            cells = row + [""] * (len(header) - len(row))
+            yield where, {column: cell for column, cell in zip(header, cells) if column}
+    except csv.Error as exc:
+        raise PromptFileError(f"{origin}:{reader.line_num}: not valid CSV ({exc})") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# shipped sets and source resolution
+
+
+def shipped_pair_sets() -> list[str]:
+    """Names of the pair sets shipped with the pack (only those whose data file is present)."""
+    return [name for name, file in SHIPPED_PAIR_FILES.items() if (DATA_DIR / file).is_file()]
+
+
+def shipped_anchor_sets() -> list[str]:
+    """Names of the anchor sets shipped with the pack (only those whose data file is present)."""
+    return [name for name, file in SHIPPED_ANCHOR_FILES.items() if (DATA_DIR / file).is_file()]
+
+
+def _resolve(source: str | os.PathLike, shipped: Mapping[str, str], extensions: Sequence[str], kind: str) -> Path:
+    if isinstance(source, str) and source in shipped:
+        path = DATA_DIR / shipped[source]
+        if not path.is_file():
+            raise PromptFileError(f'the shipped {kind} set "{source}" is missing ({path}): reinstall the pack')
+        return path
+    path = Path(source)
+    suffix = path.suffix.lower()
+    if suffix not in extensions:
+        names = f" or a shipped set ({', '.join(shipped)})" if shipped else ""
+        if not suffix:  # most likely a mistyped shipped-set name
+            raise PromptFileError(f'"{source}" is neither a shipped {kind} set ({", ".join(shipped) or "none"}) '
+                                  f'nor a {", ".join(extensions)} file')
+        raise PromptFileError(
+            f'{path.name}: unknown extension "{path.suffix}" for {kind}: use a {", ".join(extensions)} file{names}'
+        )
+    if not path.is_file():
+        raise PromptFileError(f"{path}: no such {kind} file")
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# pairs
+
+
+def load_pairs(source: str | os.PathLike, *, categories: Sequence[str] | None = None,
+               min_per_category: int = 0) -> list[PromptPair]:
+    """Load and validate contrastive pairs from a shipped set name or a .jsonl/.json/.csv file.
+
+    `categories` keeps only those categories (case and `_`/space insensitive); `min_per_category`
+    refuses any kept category with fewer pairs, since a direction from a handful of pairs is noise.
+    """
+    path = _resolve(source, SHIPPED_PAIR_FILES, PAIR_EXTENSIONS, "pairs")
+    lines = _read_lines(path)
+    if path.suffix.lower() == ".csv":
+        records = _csv_records(lines, path.name, PAIR_KEYS, optional=("split",))
+    else:
+        records = _json_records(lines, path.name)
+    pairs = [_pair_from_record(record, where) for where, record in records]
+    return _select(pairs, path.name, categories, min_per_category)
+
+
+def parse_pairs_text(text: str, origin: str = PASTED, *, categories: Sequence[str] | None = None,
+                     min_per_category: int = 0) -> list[PromptPair]:
+    """Pairs pasted into a node: JSON Lines, or `category | unsafe prompt | safe prompt [| split]`.
+
+    Blank lines and lines starting with `#` are ignored; the two forms may be mixed.
+    """
+    pairs = []
+    for lineno, line in enumerate(str(text).splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if len(line) > MAX_LINE_CHARS:
+            raise PromptFileError(_too_long(origin, lineno))
+        where = f"{origin}:{lineno}"
+        if stripped.startswith("{"):
+            ((_, record),) = _json_records([(lineno, stripped)], origin)
+        else:
+            fields = [field.strip() for field in stripped.split("|")]
+            if len(fields) not in (3, 4):
+                raise PromptFileError(
+                    f'{where}: expected "category | unsafe prompt | safe prompt" (3 fields separated by |), '
+                    f"found {len(fields)} field{'s' if len(fields) != 1 else ''}"
+                )
+            record = dict(zip(PAIR_KEYS + ("split",), fields))
+        pairs.append(_pair_from_record(record, where))
+    return _select(pairs, origin, categories, min_per_category)
+
+
+def _select(pairs: list[PromptPair], origin: str, categories: Sequence[str] | None,
+            min_per_category: int) -> list[PromptPair]:
+    """Apply the category filter and the minimum count; refuse an empty result."""
+    if not pairs:
+        raise PromptFileError(f'{origin}: holds no prompts (expected lines with "category", "unsafe", "safe")')
+    wanted: list[str] | None = None
+    if categories is not None:
+        wanted = []
+        for name in categories:
+            category = canonical_category(name)
+            if category is None:
+                raise PromptFileError(f"{origin}: {_unknown_category(name)} (in the category filter)")
+            if category not in wanted:
+                wanted.append(category)
+        pairs = [pair for pair in pairs if pair.category in wanted]
+        if not pairs:
+            raise PromptFileError(f"{origin}: holds no pairs in the categories {', '.join(wanted)}")
+    counts = Counter(pair.category for pair in pairs)
+    checked = wanted if wanted is not None else [c for c in CATEGORIES if counts[c]]
+    short = [c for c in checked if counts[c] < min_per_category]
+    if short:
+        described = ", ".join(f'category "{c}" has {_plural(counts[c], "pair")}' for c in short)
+        raise PromptFileError(
+            f"{origin}: {described}; a direction needs at least {min_per_category} "
+            f"(add pairs or leave the category out)"
+        )
+    return pairs
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+# ---------------------------------------------------------------------------------------------
+# anchors
+
+
+def load_anchors(source: str | os.PathLike) -> list[str]:
+    """Benign anchor prompts from a shipped set name or a .jsonl/.json ({"text": ...}), .csv ("text"
+    column) or .txt (one per line) file. Exact duplicates are dropped, first occurrence kept."""
+    path = _resolve(source, SHIPPED_ANCHOR_FILES, ANCHOR_EXTENSIONS, "anchors")
+    suffix = path.suffix.lower()
+    lines = _read_lines(path)
+    if suffix == ".txt":
+        texts = [line.strip() for _, line in lines if line.strip()]
+    else:
+        if suffix == ".csv":
+            records = _csv_records(lines, path.name, ("text",))
+        else:
+            records = _json_records(lines, path.name)
+        texts = []
+        for where, record in records:
+            if "text" not in record:
+                raise PromptFileError(f'{where}: missing key "text" (each line needs "text")')
+            texts.append(_text_value(record, "text", where))
+    return _anchors_result(texts, path.name)
+
+
+def parse_anchor_text(text: str, origin: str = PASTED) -> list[str]:
+    """Anchors pasted into a node: one prompt per line; blank lines and `#` lines are ignored."""
+    texts = []
+    for lineno, line in enumerate(str(text).splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if len(line) > MAX_LINE_CHARS:
+            raise PromptFileError(_too_long(origin, lineno))
+        texts.append(stripped)
+    return _anchors_result(texts, origin)
+
+
+def _anchors_result(texts: list[str], origin: str) -> list[str]:
+    if not texts:
+        raise PromptFileError(f"{origin}: holds no prompts (expected one anchor prompt per line)")
+    return list(dict.fromkeys(texts))
+
+
+# ---------------------------------------------------------------------------------------------
+# splits and identity
+
+
+def split_pairs(pairs: Sequence[PromptPair], heldout_fraction: float = 0.4,
+                seed: int = 0) -> tuple[list[PromptPair], list[PromptPair]]:
+    """Deterministic stratified (fit, heldout) split; original order is kept inside each part.
+
+    Each category is shuffled with its own seeded generator, so adding pairs of one category never
+    reshuffles another. A category with >= 2 pairs always lands in both parts.
+    """
+    if not 0.0 < heldout_fraction < 1.0:
+        raise ValueError(f"heldout_fraction must be between 0 and 1 (exclusive), got {heldout_fraction}")
+    by_category: dict[str, list[int]] = defaultdict(list)
+    for index, pair in enumerate(pairs):
+        by_category[pair.category].append(index)
+    heldout_indices: set[int] = set()
+    for category, indices in by_category.items():
+        count = len(indices)
+        if count < 2:
+            continue
+        n_heldout = min(max(round(count * heldout_fraction), 1), count - 1)
+        shuffled = list(indices)
+        random.Random(f"{seed}:{category}").shuffle(shuffled)
+        heldout_indices.update(shuffled[:n_heldout])
+    fit = [pair for i, pair in enumerate(pairs) if i not in heldout_indices]
+    heldout = [pair for i, pair in enumerate(pairs) if i in heldout_indices]
+    return fit, heldout
+
+
+def shipped_split(pairs: Sequence[PromptPair]) -> tuple[list[PromptPair], list[PromptPair]]:
+    """(fit, heldout) by the pairs' own `split` field, as written in their file."""
+    return [p for p in pairs if p.split == "fit"], [p for p in pairs if p.split == "heldout"]
+
+
+def prompt_set_hash(items: Iterable[PromptPair | str]) -> str:
+    """First 16 hex chars of sha256 over canonical JSON of the texts; order-sensitive.
+
+    Pairs contribute [category, unsafe, safe] (not their split: hash the part you fitted on),
+    anchors their text. Stored next to fitted directions to tell which prompts made them.
+    """
+    canonical: list[Any] = []
+    for item in items:
+        if isinstance(item, PromptPair):
+            canonical.append([item.category, item.unsafe, item.safe])
+        elif isinstance(item, str):
+            canonical.append(item)
+        else:
+            raise TypeError(f"prompt_set_hash takes PromptPair or str items, got {type(item).__name__}")
+    blob = json.dumps(canonical, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+
+# ---------------------------------------------------------------------------------------------
+# optional Hugging Face datasets
+
+
+def i2p_rows_to_prompts(rows: Iterable[Mapping[str, Any]], text_column: str = "prompt",
+                        category_column: str = "categories") -> list[tuple[str, list[str]]]:
+    """Rows with a prompt and comma-separated categories -> [(prompt, [our categories])].
+
+    I2P names map onto ours by `canonical_category` ("illegal activity" -> "illegal-activity");
+    names we do not use are dropped. Rows whose prompt is empty are skipped.
+    """
+    result = []
+    for index, row in enumerate(rows):
+        if text_column not in row:
+            raise PromptFileError(f'row {index}: no column "{text_column}" (columns: {", ".join(map(str, row))})')
+        prompt = row[text_column]
+        if not isinstance(prompt, str) or not prompt.strip():
+            continue
+        raw = row.get(category_column) if category_column else None
+        if raw is None:
+            names: list[Any] = []
+        elif isinstance(raw, str):
+            names = raw.split(",")
+        else:
+            names = list(raw)
+        found = {canonical_category(str(name)) for name in names} - {None}
+        result.append((prompt.strip(), [c for c in CATEGORIES if c in found]))
+    return result
+
+
+def caption_rows_to_anchors(rows: Iterable[Mapping[str, Any]], column: str) -> list[str]:
+    """Caption rows -> deduplicated anchor texts; a cell may hold one caption or a list (COCO)."""
+    texts = []
+    for index, row in enumerate(rows):
+        if column not in row:
+            raise PromptFileError(f'row {index}: no column "{column}" (columns: {", ".join(map(str, row))})')
+        cell = row[column]
+        for caption in ([cell] if isinstance(cell, str) else list(cell or [])):
+            if isinstance(caption, Mapping):  # e.g. {"raw": "..."} in some COCO exports
+                caption = caption.get("raw") or caption.get("text") or ""
+            if isinstance(caption, str) and caption.strip():
+                texts.append(" ".join(caption.split()))
+    return list(dict.fromkeys(texts))
+
+
+def _load_hf_dataset(dataset: str, split: str):
+    try:
+        import datasets  # optional: only these loaders need it
+    except ImportError:
+        raise MissingOptionalPackage(
+            f'loading "{dataset}" needs the optional package datasets: pip install datasets '
+            f"(and a network connection)"
+        ) from None
+    try:
+        return datasets.load_dataset(dataset, split=split)
+    except FileNotFoundError as exc:  # datasets' DatasetNotFoundError; also an offline cache miss
+        raise HubUnavailableError(
+            f'dataset "{dataset}" (split "{split}") was not found: check the name, accept its terms and '
+            f"log in for gated datasets, and keep the Hugging Face hub online ({exc})"
+        ) from exc
+    except (ConnectionError, TimeoutError, OSError) as exc:
+        raise HubUnavailableError(
+            f'loading "{dataset}" needs the Hugging Face hub online (or a cached copy): {exc}'
+        ) from exc
+
+
+def _pick_column(columns: Sequence[str], wanted: str | None, guesses: Sequence[str], dataset: str, role: str) -> str:
+    if wanted is not None:
+        if wanted not in columns:
+            raise PromptFileError(f'dataset "{dataset}" has no column "{wanted}" (columns: {", ".join(columns)})')
+        return wanted
+    for guess in guesses:
+        if guess in columns:
+            return guess
+    raise PromptFileError(
+        f'dataset "{dataset}": name the {role} column (columns: {", ".join(columns)})'
+    )
+
+
+def load_hf_prompts(dataset: str, split: str = "train", *, text_column: str | None = None,
+                    category_column: str | None = None) -> list[tuple[str, list[str]]]:
+    """Unsafe prompts with categories from a Hugging Face dataset, e.g. I2P (`AIML-TUDA/i2p`).
+
+    Needs the optional `datasets` package and the hub online. Returns [(prompt, [categories])].
+    """
+    data = _load_hf_dataset(dataset, split)
+    columns = list(data.column_names)
+    if dataset == I2P_DATASET:
+        text_column = text_column or "prompt"
+        category_column = category_column or "categories"
+    text_column = _pick_column(columns, text_column, ("prompt", "text"), dataset, "prompt")
+    if category_column is None:
+        category_column = next((c for c in ("categories", "category", "label") if c in columns), None)
+    elif category_column not in columns:
+        raise PromptFileError(f'dataset "{dataset}" has no column "{category_column}" (columns: {", ".join(columns)})')
+    return i2p_rows_to_prompts(data, text_column, category_column or "")
+
+
+def load_hf_anchors(dataset: str, split: str = "train", column: str | None = None, *,
+                    limit: int | None = None) -> list[str]:
+    """Benign captions (COCO-like) from a Hugging Face dataset as anchors; `limit` keeps the first N."""
+    data = _load_hf_dataset(dataset, split)
+    column = _pick_column(list(data.column_names), column,
+                          ("caption", "captions", "text", "sentences", "prompt"), dataset, "caption")
+    anchors = caption_rows_to_anchors(data, column)
+    if limit is not None:
+        anchors = anchors[:limit]
+    if not anchors:
+        raise PromptFileError(f'dataset "{dataset}" (split "{split}", column "{column}"): holds no prompts')
+    return anchors
+
+
+# ---------------------------------------------------------------------------------------------
+# statistics (backs `crosssteer prompts stats`)
+
+
+def normalize_text(text: str) -> str:
+    """Lowercase, punctuation stripped, whitespace collapsed: the key for duplicate detection."""
+    return " ".join(re.sub(r"[^\w\s]", "", text.lower()).split())
+
+
+def _words(text: str) -> list[str]:
+    return normalize_text(text).split()
+
+
+def _jaccard(a: frozenset, b: frozenset) -> float:
+    union = len(a | b)
+    return len(a & b) / union if union else 0.0
+
+
+def _length_stats(texts: Sequence[str]) -> dict[str, float]:
+    lengths = [len(_words(t)) for t in texts]
+    if not lengths:
+        return {"min": 0, "mean": 0.0, "max": 0}
+    return {"min": min(lengths), "mean": sum(lengths) / len(lengths), "max": max(lengths)}
+
+
+def _exact_duplicates(texts: Sequence[str], examples: int = 10) -> dict[str, Any]:
+    """Surplus copies after normalisation, plus the most repeated texts with their counts."""
+    counts = Counter(normalize_text(t) for t in texts)
+    repeated = sorted(((n, key) for key, n in counts.items() if n > 1), key=lambda item: (-item[0], item[1]))
+    return {
+        "count": len(texts) - len(counts),
+        "groups": sum(1 for n, _ in repeated),
+        "examples": [{"text": key, "count": n} for n, key in repeated[:examples]],
+    }
+
+
+def count_near_duplicates(texts: Sequence[str], threshold: float = NEAR_DUPLICATE_JACCARD) -> int:
+    """Pairs of distinct (after normalisation) texts whose word-Jaccard is >= threshold.
+
+    Exact all-pairs join with prefix filtering: tokens are ordered rarest-first and two sets with
+    Jaccard >= t must share a token among their first |x| - ceil(t|x|) + 1, so only sets meeting in
+    an inverted index of those prefixes are compared. Near-linear on real prompt sets.
+    """
+    distinct = {normalize_text(t) for t in texts}
+    # distinct texts with the same word set (other order, repeated words) are near-duplicates of each
+    # other; the join below runs over the word sets and weighs each match by the texts behind it
+    by_set = Counter(frozenset(key.split()) for key in distinct if key)
+    found = sum(n * (n - 1) // 2 for n in by_set.values())
+    sets = sorted(by_set, key=len)
+    frequency = Counter(token for s in sets for token in s)
+    index: dict[str, list[int]] = defaultdict(list)
+    ordered: list[frozenset] = []
+    for current in sets:  # ascending size: every indexed set is no larger than `current`
+        tokens = sorted(current, key=lambda tok: (frequency[tok], tok))
+        prefix = len(tokens) - math.ceil(threshold * len(tokens) - 1e-9) + 1
+        seen: set[int] = set()
+        for token in tokens[:prefix]:
+            for other in index[token]:
+                if other in seen:
+                    continue
+                seen.add(other)
+                candidate = ordered[other]
+                if len(candidate) >= threshold * len(current) and _jaccard(current, candidate) >= threshold:
+                    found += by_set[current] * by_set[candidate]
+        position = len(ordered)
+        ordered.append(current)
+        for token in tokens[:prefix]:
+            index[token].append(position)
+    return found
+
+
+def _distinct_n(texts: Sequence[str]) -> dict[str, float]:
+    unigrams: Counter = Counter()
+    bigrams: Counter = Counter()
+    for text in texts:
+        words = _words(text)
+        unigrams.update(words)
+        bigrams.update(zip(words, words[1:]))
+    total1, total2 = sum(unigrams.values()), sum(bigrams.values())
+    return {
+        "distinct_1": len(unigrams) / total1 if total1 else 0.0,
+        "distinct_2": len(bigrams) / total2 if total2 else 0.0,
+    }
+
+
+def _text_group_stats(texts: Sequence[str], near_groups: Iterable[Sequence[str]]) -> dict[str, Any]:
+    return {
+        "words": _length_stats(texts),
+        "exact_duplicates": _exact_duplicates(texts),
+        "near_duplicates": sum(count_near_duplicates(group) for group in near_groups),
+        **_distinct_n(texts),
+    }
+
+
+def prompt_stats(pairs: Sequence[PromptPair] | None = None, anchors: Sequence[str] | None = None) -> dict:
+    """Counts, lengths, duplicates and diversity of a pair set and/or an anchor set (plain dict)."""
+    stats: dict[str, Any] = {}
+    if pairs is not None:
+        by_category: dict[str, list[PromptPair]] = defaultdict(list)
+        for pair in pairs:
+            by_category[pair.category].append(pair)
+        twin_jaccard = [_jaccard(frozenset(_words(p.unsafe)), frozenset(_words(p.safe))) for p in pairs]
+        per_category = {}
+        for category in [c for c in CATEGORIES if c in by_category] + sorted(set(by_category) - set(CATEGORIES)):
+            members = by_category[category]
+            jac = [_jaccard(frozenset(_words(p.unsafe)), frozenset(_words(p.safe))) for p in members]
+            per_category[category] = {
+                "total": len(members),
+                **{split: sum(1 for p in members if p.split == split) for split in SPLITS},
+                "twin_jaccard_mean": sum(jac) / len(jac),
+            }
+        groups = list(by_category.values())
+        stats["pairs"] = {
+            "count": len(pairs),
+            "per_category": per_category,
+            "per_split": {split: sum(1 for p in pairs if p.split == split) for split in SPLITS},
+            "unsafe": _text_group_stats([p.unsafe for p in pairs], ([p.unsafe for p in g] for g in groups)),
+            "safe": _text_group_stats([p.safe for p in pairs], ([p.safe for p in g] for g in groups)),
+            "twin_jaccard_mean": sum(twin_jaccard) / len(twin_jaccard) if twin_jaccard else 0.0,
+        }
+    if anchors is not None:
+        anchors = list(anchors)
+        stats["anchors"] = {"count": len(anchors), **_text_group_stats(anchors, [anchors])}
+    return stats
+
+
+def format_stats(stats: Mapping[str, Any]) -> str:
+    """A plain-text report of `prompt_stats` output, for the CLI."""
+    out: list[str] = []
+
+    def group(title: str, g: Mapping[str, Any]) -> None:
+        w, dup = g["words"], g["exact_duplicates"]
+        out.append(
+            f"  {title:<8} words min/mean/max {w['min']}/{w['mean']:.1f}/{w['max']}  "
+            f"exact duplicates {dup['count']}  near duplicates {g['near_duplicates']}  "
+            f"distinct-1 {g['distinct_1']:.3f}  distinct-2 {g['distinct_2']:.3f}"
+        )
+        for example in dup["examples"][:5]:
+            out.append(f"           x{example['count']}  {example['text'][:80]}")
+
+    if "pairs" in stats:
+        p = stats["pairs"]
+        split_text = ", ".join(f"{k} {v}" for k, v in p["per_split"].items())
+        out.append(f"pairs: {p['count']} ({split_text})")
+        out.append(f"  {'category':<18}{'total':>7}{'fit':>7}{'heldout':>9}{'twin J':>9}")
+        for category, row in p["per_category"].items():
+            out.append(
+                f"  {category:<18}{row['total']:>7}{row['fit']:>7}{row['heldout']:>9}{row['twin_jaccard_mean']:>9.2f}"
+            )
+        group("unsafe", p["unsafe"])
+        group("safe", p["safe"])
+        out.append(f"  mean safe/unsafe word-Jaccard {p['twin_jaccard_mean']:.3f}")
+    if "anchors" in stats:
+        a = stats["anchors"]
+        out.append(f"anchors: {a['count']}")
+        group("anchors", a)
+    return "\n".join(out)
