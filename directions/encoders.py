@@ -136,6 +136,9 @@ def _load_model(path: Path, fingerprint: str, dtype: torch.dtype, trust_remote_c
     """Model and tokenizer. A .gguf is dequantised once by transformers and cached as safetensors,
     so later loads take seconds instead of tens of seconds."""
     from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # our own progress reporting covers the slow parts
 
     source, kwargs = path, {}
     if path.is_file():

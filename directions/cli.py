@@ -1,0 +1,246 @@
+"""`crosssteer ...`: the method from the command line, no ComfyUI needed."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from . import estimate, transport
+
+
+class _Progress:
+    """One line per stage on stderr, redrawn in place: `stage  done/total`."""
+
+    def __init__(self, quiet: bool = False):
+        self.quiet, self.stage, self.started = quiet, None, time.perf_counter()
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if self.quiet:
+            return
+        if stage != self.stage:
+            if self.stage is not None:
+                sys.stderr.write("\n")
+            self.stage = stage
+        bar = "#" * int(20 * done / max(total, 1))
+        sys.stderr.write(f"\r  {stage:<20} [{bar:<20}] {done}/{total}  {time.perf_counter() - self.started:6.1f}s")
+        sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.stage is not None and not self.quiet:
+            sys.stderr.write("\n")
+            self.stage = None
+
+
+def _layer(text: str) -> int | str:
+    return text if text == "auto" else int(text)
+
+
+def _add_model_args(p: argparse.ArgumentParser, *roles: str) -> None:
+    for role in roles:
+        p.add_argument(f"--{role}", required=True,
+                       help=f"{role} model: smollm2-135m, gemma3-270m, minilm-l6, a model folder or a .gguf file")
+        p.add_argument(f"--{role}-layer", type=_layer, default="auto",
+                       help="hidden layer (negative counts from the end) or auto = best held-out separation")
+    p.add_argument("--pooling", choices=("mean", "last"), default="mean")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--trust-remote-code", action="store_true",
+                   help="run Python code shipped with the model (only for sources you trust)")
+
+
+def _encoder(spec: str, args):
+    from .encoders import load_encoder
+
+    print(f"loading {spec} ...", file=sys.stderr)
+    return load_encoder(spec, device=args.device, trust_remote_code=args.trust_remote_code)
+
+
+def _print_directions(direction) -> None:
+    stats = direction.meta.get("stats", {})
+    print(f"{'vector':<18} {'held-out AUROC':>14} {'fit pairs':>9}")
+    for name in direction.vectors:
+        s = stats.get(name, {})
+        auc = s.get("auroc")
+        print(f"{name:<18} {('%.3f' % auc) if auc is not None else '-':>14} {s.get('n_fit', '-'):>9}")
+
+
+def cmd_extract(args) -> int:
+    from .pipeline import extract_direction
+    from .prompts import load_pairs
+
+    pairs = load_pairs(args.pairs)
+    enc = _encoder(args.source, args)
+    progress = _Progress(args.quiet)
+    direction = extract_direction(enc, pairs, layer=args.source_layer, pooling=args.pooling, method=args.method,
+                                  seed=args.seed, progress=progress)
+    progress.done()
+    direction.save(args.out)
+    print(f"layer {direction.meta['layer']} of {enc.name}, {args.method}")
+    _print_directions(direction)
+    print(f"saved {args.out}")
+    return 0
+
+
+def cmd_fit_alignment(args) -> int:
+    from .artifact import save_alignment
+    from .pipeline import alignment_summary
+    from .prompts import load_anchors
+
+    anchors = load_anchors(args.anchors)
+    progress = _Progress(args.quiet)
+    sides = {}
+    for role in ("source", "target"):
+        enc = _encoder(getattr(args, role), args)
+        layer = getattr(args, f"{role}_layer")
+        layer = enc.layer_index(-1 if layer == "auto" else layer)
+        emb = enc.embed_layers(anchors, [layer], args.pooling, progress=lambda d, t: progress(f"anchors ({role})", d, t))
+        sides[role] = (enc, layer, emb[layer])
+        del enc
+    progress.done()
+    fit = transport.fit_alignment(sides["source"][2], sides["target"][2], method=args.method, seed=args.seed)
+    from .encoders import describe
+
+    meta = {role: {**describe(enc), "layer": layer, "pooling": args.pooling} for role, (enc, layer, _) in sides.items()}
+    save_alignment(args.out, fit, meta)
+    print(json.dumps(alignment_summary(fit), indent=2))
+    print(f"saved {args.out}")
+    return 0
+
+
+def cmd_transport(args) -> int:
+    from .artifact import SafetyDirection, load_alignment
+    from .pipeline import transport_direction
+
+    direction = SafetyDirection.load(args.direction)
+    fit, meta = load_alignment(args.alignment)
+    source = meta.get("source", {})
+    if source.get("fingerprint") and direction.meta.get("source", {}).get("fingerprint") not in (None, source["fingerprint"]):
+        print(f"warning: the direction comes from {direction.meta['source'].get('model')} but the alignment was "
+              f"fitted on {source.get('model')}", file=sys.stderr)
+    moved = transport_direction(direction, fit, meta.get("target", {}))
+    moved.save(args.out)
+    print(f"transported into {meta.get('target', {}).get('model', 'the target')} ({moved.width} wide): "
+          f"unit {moved.units['global']:.4g}, benign center {moved.centers['global']:.4g}")
+    print(f"saved {args.out}")
+    return 0
+
+
+def cmd_evaluate_transfer(args) -> int:
+    from .pipeline import evaluate_transfer
+    from .prompts import load_anchors, load_pairs
+
+    pairs, anchors = load_pairs(args.pairs), load_anchors(args.anchors)
+    source, target = _encoder(args.source, args), _encoder(args.target, args)
+    progress = _Progress(args.quiet)
+    report = evaluate_transfer(source, target, pairs, anchors, method=args.method, direction_method=args.direction_method,
+                               source_layer=args.source_layer, target_layer=args.target_layer, pooling=args.pooling,
+                               seed=args.seed, alpha=args.alpha, progress=progress)
+    progress.done()
+    print(format_transfer(report))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(report, indent=2))
+        print(f"wrote {args.json}")
+    return 0
+
+
+def format_transfer(r: dict) -> str:
+    n, t = r["native"], r["transported"]
+    lines = [
+        f"{r['source']['model']} (layer {r['source']['layer']}) -> {r['target']['model']} (layer {r['target']['layer']}), "
+        f"{r['alignment']['method']} map, {r['pairs']['n_test']} test pairs",
+        f"{'':<22}{'native':>9}{'transported':>13}",
+        f"{'held-out AUROC':<22}{n['auroc']:>9.3f}{t['auroc']:>13.3f}",
+        f"{'category top-1':<22}{n['category_top1']:>9.3f}{t['category_top1']:>13.3f}",
+        f"{'moved toward safe':<22}{r['steering']['native_moved_toward_safe']:>9.3f}{r['steering']['moved_toward_safe']:>13.3f}"
+        f"   (alpha {r['steering']['alpha']:g})",
+        f"{'benign shift (gated)':<22}{r['steering']['native_benign_shift']:>9.4f}{r['steering']['benign_shift']:>13.4f}",
+        f"cosine to native {t['cosine_to_native']:.3f} (random benign directions through this map: "
+        f"{r['alignment']['random_direction_cosine']:.3f}); alignment held-out R2 {r['alignment']['heldout_r2']:.3f}",
+        f"time {r['timings']['total']:.1f}s",
+    ]
+    return "\n".join(lines)
+
+
+def cmd_prompts_stats(args) -> int:
+    from .prompts import format_stats, load_anchors, load_pairs, prompt_stats
+
+    pairs = load_pairs(args.pairs) if args.pairs else None
+    anchors = load_anchors(args.anchors) if args.anchors else None
+    stats = prompt_stats(pairs=pairs, anchors=anchors)
+    print(json.dumps(stats, indent=2) if args.json else format_stats(stats))
+    return 0
+
+
+def cmd_demo(args) -> int:
+    print("crosssteer demo: not built yet (the report with plots comes with the evaluation issue). "
+          "Meanwhile run: crosssteer evaluate-transfer --source smollm2-135m --target gemma3-270m "
+          "--pairs default --anchors default --json report.json")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="crosssteer", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("extract", help="a safety direction in a source model from prompt pairs")
+    _add_model_args(p, "source")
+    p.add_argument("--pairs", default="default", help="shipped set name or a .jsonl/.csv file")
+    p.add_argument("--method", choices=estimate.METHODS, default="mean_diff")
+    p.add_argument("--seed", type=int, default=None, help="re-split the pairs at random (default: their own split)")
+    p.add_argument("--out", required=True, help="output .safetensors")
+    p.set_defaults(run=cmd_extract)
+
+    p = sub.add_parser("fit-alignment", help="a source -> target map fitted on benign anchors only")
+    _add_model_args(p, "source", "target")
+    p.add_argument("--anchors", default="default", help="shipped set name or a .jsonl/.csv/.txt file")
+    p.add_argument("--method", choices=transport.METHODS, default="ridge")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="output .safetensors")
+    p.set_defaults(run=cmd_fit_alignment)
+
+    p = sub.add_parser("transport", help="carry a direction through an alignment and calibrate it")
+    p.add_argument("--direction", required=True)
+    p.add_argument("--alignment", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(run=cmd_transport)
+
+    p = sub.add_parser("evaluate-transfer", help="transported vs native direction on held-out pairs")
+    _add_model_args(p, "source", "target")
+    p.add_argument("--pairs", default="default")
+    p.add_argument("--anchors", default="default")
+    p.add_argument("--method", choices=transport.METHODS, default="ridge", help="alignment map")
+    p.add_argument("--direction-method", choices=estimate.METHODS, default="mean_diff")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--alpha", type=float, default=1.0, help="steering strength in benign spreads")
+    p.add_argument("--json", help="write the full report here")
+    p.set_defaults(run=cmd_evaluate_transfer)
+
+    p = sub.add_parser("prompts", help="prompt sets")
+    psub = p.add_subparsers(dest="prompts_command", required=True)
+    s = psub.add_parser("stats", help="counts, lengths, duplicates, diversity")
+    s.add_argument("--pairs", default="default")
+    s.add_argument("--anchors", default="default")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(run=cmd_prompts_stats)
+
+    p = sub.add_parser("demo", help="the main job on the embedded defaults")
+    p.set_defaults(run=cmd_demo)
+
+    for sp in sub.choices.values():
+        sp.add_argument("--quiet", action="store_true", help="no progress bars")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (ValueError, RuntimeError, OSError, ImportError) as err:
+        print(f"crosssteer {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
