@@ -1,1 +1,9 @@
-NODES = []
+"""Every node of the pack, in menu order."""
+from . import folders
+from .build_nodes import ExtractSafetyDirection, FitBenignAlignment, LoadSourceLLM, TransportDirection
+from .steer_nodes import ApplySafetySteering, CategoryVectorMixer, LoadSafetyDirection, SaveSafetyDirection
+
+folders.register()
+
+NODES = [LoadSourceLLM, ExtractSafetyDirection, FitBenignAlignment, TransportDirection, ApplySafetySteering,
+         CategoryVectorMixer, SaveSafetyDirection, LoadSafetyDirection]

@@ -52,6 +52,8 @@ def prepare_comfy_imports(base: Path | None = None) -> None:
     import comfy.cli_args
 
     comfy.cli_args.args.cpu = True
+    # ComfyUI keeps text encoders in fp16 by default, and fp16 matmuls crawl on a CPU (5 s a prompt)
+    comfy.cli_args.args.fp32_text_enc = True
     comfy.cli_args.args.disable_api_nodes = True
     if base is not None:
         if "folder_paths" in sys.modules and comfy.cli_args.args.base_directory != str(base):
@@ -147,7 +149,7 @@ class ComfyServer:
         self.log = open(log_path, "wb")
         cmd = [sys.executable, str(comfy_dir() / "main.py"), "--cpu", "--listen", "127.0.0.1",
                "--port", str(self.port), "--base-directory", str(base), "--disable-api-nodes",
-               "--disable-auto-launch", "--output-directory", str(base / "output")]
+               "--disable-auto-launch", "--fp32-text-enc", "--output-directory", str(base / "output")]
         self.process = subprocess.Popen(cmd, cwd=comfy_dir(), stdout=self.log, stderr=subprocess.STDOUT)
         self._wait_until_up(log_path)
 
