@@ -174,10 +174,12 @@ def cmd_prompts_stats(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    print("crosssteer demo: not built yet (the report with plots comes with the evaluation issue). "
-          "Meanwhile run: crosssteer evaluate-transfer --source smollm2-135m --target gemma3-270m "
-          "--pairs default --anchors default --json report.json")
-    return 0
+    """For now the demo is the paper's comparison on the embedded defaults; the plotted report folder
+    (score distributions, alpha sweeps, category confusion) is still to come."""
+    out = Path(args.out)
+    argv = ["evaluate-transfer", "--source", args.source, "--target", args.target, "--pairs", "default",
+            "--anchors", "default", "--json", str(out / "report.json")]
+    return main(argv + (["--quiet"] if args.quiet else []))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -226,6 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(run=cmd_prompts_stats)
 
     p = sub.add_parser("demo", help="the main job on the embedded defaults")
+    p.add_argument("--source", default="smollm2-135m")
+    p.add_argument("--target", default="gemma3-270m")
+    p.add_argument("--out", default="reports/demo", help="report folder")
     p.set_defaults(run=cmd_demo)
 
     for sp in sub.choices.values():

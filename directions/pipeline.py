@@ -100,7 +100,12 @@ def extract_direction(encoder: HFEncoder, pairs: Sequence[PromptPair], *, layer:
         "prompt_set_hash": prompt_set_hash(fit), "n_fit": n, "n_heldout": len(held),
         "layer_scan": {str(k): v for k, v in scan.items()} if scan else None,
     }
-    return SafetyDirection.from_direction_set(ds, standardizer, meta)
+    direction = SafetyDirection.from_direction_set(ds, standardizer, meta)
+    # until anchors calibrate it (transport), the safe fit prompts are the benign reference
+    calibrated = {name: calibrate(v, s[:n]) for name, v in direction.vectors.items()}
+    direction.centers = {name: c for name, (c, _u) in calibrated.items()}
+    direction.units = {name: u for name, (_c, u) in calibrated.items()}
+    return direction.validate()
 
 
 def transport_direction(direction: SafetyDirection, fit: AlignmentFit, target: dict) -> SafetyDirection:

@@ -276,12 +276,7 @@ def parse_pairs_text(text: str, origin: str = PASTED, *, categories: Sequence[st
     Blank lines and lines starting with `#` are ignored; the two forms may be mixed.
     """
     pairs = []
-    for lineno, line in enumerate(str(text).splitlines(), start=1):
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        if len(line) > MAX_LINE_CHARS:
-            raise PromptFileError(_too_long(origin, lineno))
+    for lineno, stripped in _pasted_lines(text, origin):
         where = f"{origin}:{lineno}"
         if stripped.startswith("{"):
             ((_, record),) = _json_records([(lineno, stripped)], origin)
@@ -357,15 +352,19 @@ def load_anchors(source: str | os.PathLike) -> list[str]:
 
 def parse_anchor_text(text: str, origin: str = PASTED) -> list[str]:
     """Anchors pasted into a node: one prompt per line; blank lines and `#` lines are ignored."""
-    texts = []
+    texts = [stripped for _lineno, stripped in _pasted_lines(text, origin)]
+    return _anchors_result(texts, origin)
+
+
+def _pasted_lines(text: str, origin: str):
+    """(line number, stripped line) of pasted text, skipping blank and `#` lines, refusing huge ones."""
     for lineno, line in enumerate(str(text).splitlines(), start=1):
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             continue
         if len(line) > MAX_LINE_CHARS:
             raise PromptFileError(_too_long(origin, lineno))
-        texts.append(stripped)
-    return _anchors_result(texts, origin)
+        yield lineno, stripped
 
 
 def _anchors_result(texts: list[str], origin: str) -> list[str]:

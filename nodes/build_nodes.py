@@ -79,7 +79,8 @@ class ExtractSafetyDirection(io.ComfyNode):
             encoder = ComfyClipEncoder.wrap(clip)
             direction = extract_direction(encoder, prompt_pairs, layer=0, pooling=pooling, method=method,
                                           per_category=per_category, progress=progress)
-            direction.meta["target"] = encoder.describe()
+            # estimated in the target's own conditioning space: ready to steer (the native baseline)
+            direction.meta.update(space="target", target=encoder.describe())
         else:
             with llm.loaded() as encoder:
                 direction = extract_direction(encoder, prompt_pairs, layer="auto" if layer == 0 else layer,

@@ -1,0 +1,336 @@
+"""Alignment maps on synthetic spaces whose true relation is known."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from crosssteer.directions.transport import (
+    METHODS,
+    AlignmentError,
+    AlignmentMap,
+    MLPMap,
+    RidgeMap,
+    calibrate,
+    cosine,
+    fit_alignment,
+    transport,
+    transport_vectors,
+)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def single_thread():
+    # These problems are tiny: one thread is faster and immune to a busy shared CI machine, where
+    # two-thread LAPACK calls can stall for seconds on barrier waits.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def gen(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def linear_pair(n=600, ds=48, dt=64, noise=0.05, seed=0):
+    """Raw spaces with uneven channel scales and offsets, related by y = W x + noise."""
+    g = gen(seed)
+    scale = torch.exp(0.7 * torch.randn(ds, generator=g))
+    x = torch.randn(n, ds, generator=g) * scale + 3.0
+    w = torch.randn(dt, ds, generator=g) / math.sqrt(ds) / scale
+    y = x @ w.T + noise * torch.randn(n, dt, generator=g) - 1.0
+    return x, y, w
+
+
+def true_transport(w: torch.Tensor, fit, d_s: torch.Tensor) -> torch.Tensor:
+    """The exact z-space image of d_s: raw displacement std_s * d, through W, re-expressed in target z."""
+    moved = (w @ (fit.source.std * d_s)) / fit.target.std
+    return moved / moved.norm()
+
+
+def random_units(k: int, width: int, seed: int) -> torch.Tensor:
+    d = torch.randn(k, width, generator=gen(seed))
+    return d / d.norm(dim=1, keepdim=True)
+
+
+def mean_transport_cosine(w, fit, k=8, seed=7) -> float:
+    directions = random_units(k, fit.source.width, seed)
+    return sum(cosine(transport(d, fit), true_transport(w, fit, d)) for d in directions) / k
+
+
+# ------------------------------------------------------------------------------------------- recovery
+
+
+def test_ridge_recovers_a_linear_map_between_different_widths():
+    x, y, w = linear_pair()
+    fit = fit_alignment(x, y, method="ridge")
+    assert fit.report.heldout_r2 > 0.95
+    assert mean_transport_cosine(w, fit) > 0.95
+    d_t = transport(random_units(1, 48, 1)[0], fit)
+    assert d_t.shape == (64,) and d_t.dtype == torch.float32
+    assert d_t.norm().item() == pytest.approx(1.0, abs=1e-5)
+    assert fit.report.n_fit == 480 and fit.report.n_heldout == 120
+    assert fit.report.lam is not None and fit.report.lam > 0 and fit.report.method == "ridge"
+
+
+def test_svd_finds_the_rank_of_a_low_rank_map():
+    x, _, _ = linear_pair()
+    g = gen(3)
+    w = torch.randn(64, 8, generator=g) @ torch.randn(8, 48, generator=g) / math.sqrt(8 * 48) / x.std(0)
+    y = x @ w.T + 0.05 * torch.randn(600, 64, generator=g)
+    fit = fit_alignment(x, y, method="svd")
+    assert fit.report.rank == 8
+    assert fit.report.heldout_r2 > 0.95
+    assert mean_transport_cosine(w, fit) > 0.95
+    assert torch.linalg.matrix_rank(fit.map.linear()).item() == 8
+    given = fit_alignment(x, y, method="svd", rank=4)
+    assert given.report.rank == 4 and torch.linalg.matrix_rank(given.map.linear()).item() == 4
+
+
+def test_procrustes_recovers_a_scaled_rotation():
+    g = gen(4)
+    x = torch.randn(600, 48, generator=g)
+    q, _ = torch.linalg.qr(torch.randn(48, 48, generator=g))
+    y = 2.5 * x @ q.T + 0.05 * torch.randn(600, 48, generator=g)
+    fit = fit_alignment(x, y, method="procrustes")
+    assert mean_transport_cosine(q, fit) > 0.98
+    assert fit.report.heldout_r2 > 0.95  # the global scale puts magnitudes right
+
+
+def test_procrustes_goes_through_pca_when_widths_differ():
+    g = gen(5)
+    x = torch.randn(600, 48, generator=g)
+    q, _ = torch.linalg.qr(torch.randn(64, 48, generator=g))  # an isometric embedding 48 -> 64
+    y = x @ q.T + 0.05 * torch.randn(600, 64, generator=g)
+    fit = fit_alignment(x, y, method="procrustes")
+    assert fit.report.rank == 48
+    assert mean_transport_cosine(q, fit) > 0.8
+
+
+def test_mlp_matches_ridge_on_a_linear_map():
+    x, y, w = linear_pair()
+    ridge = fit_alignment(x, y, method="ridge")
+    mlp = fit_alignment(x, y, method="mlp")
+    assert mlp.report.heldout_r2 >= ridge.report.heldout_r2 - 0.01
+    assert mean_transport_cosine(w, mlp) > 0.95
+
+
+def tanh_pair(n=1000, width=16, seed=6):
+    """A mildly nonlinear map: ridge explains about 85% of it."""
+    g = gen(seed)
+    x = torch.randn(n, width, generator=g)
+    w = torch.randn(width, width, generator=g) / math.sqrt(width)
+    y = torch.tanh(x @ w.T + torch.randn(width, generator=g)) + 0.02 * torch.randn(n, width, generator=g)
+    return x, y
+
+
+def test_mlp_beats_ridge_on_a_mildly_nonlinear_map():
+    x, y = tanh_pair()
+    ridge = fit_alignment(x, y, method="ridge")
+    mlp = fit_alignment(x, y, method="mlp")
+    assert mlp.report.heldout_r2 > ridge.report.heldout_r2 + 0.03
+
+
+def test_mlp_linear_part_is_the_mean_jacobian_over_the_fit_anchors():
+    x, y = tanh_pair(n=400, width=6)
+    z_s, z_t = (x - x.mean(0)) / x.std(0), (y - y.mean(0)) / y.std(0)
+    amap = MLPMap.fit(z_s, z_t, hidden=32, max_steps=40)
+    assert amap.info["steps"] > 0  # the residual MLP is really in play
+    jacobians = torch.func.vmap(torch.func.jacrev(amap.predict))(z_s)  # [N, Dt, Ds]
+    torch.testing.assert_close(amap.linear(), jacobians.mean(0), atol=1e-5, rtol=1e-4)
+    assert (amap.linear() - amap.weight).abs().max() > 1e-3  # and it differs from the ridge part
+
+
+def test_fitting_works_under_inference_mode():
+    # ComfyUI runs nodes under torch.inference_mode(); the MLP still has to train.
+    x, y = tanh_pair(n=300, width=6)
+    with torch.inference_mode():
+        fit = fit_alignment(x, y, method="mlp", max_steps=20)
+        d_t = transport(torch.ones(6), fit)
+    assert fit.map.info["steps"] > 0 and d_t.shape == (6,)
+
+
+def test_ridge_picks_a_larger_penalty_for_noisier_anchors():
+    x, y_clean, _ = linear_pair(noise=0.0)
+    noise = torch.randn(y_clean.shape, generator=gen(9))
+    quiet = fit_alignment(x, y_clean + 0.02 * noise, method="ridge")
+    loud = fit_alignment(x, y_clean + 1.0 * noise, method="ridge")
+    assert loud.report.lam > quiet.report.lam
+
+
+# ------------------------------------------------------------------------------------------ diagnostics
+
+
+def test_report_separates_a_clean_map_from_unrelated_spaces():
+    x, y, _ = linear_pair()
+    clean = fit_alignment(x, y, method="ridge").report
+    assert clean.retrieval_top1 > 0.95
+    assert clean.random_direction_cosine > 0.9
+    assert clean.retrieval_chance == pytest.approx(1 / 120)
+
+    g = gen(10)
+    unrelated = fit_alignment(torch.randn(600, 48, generator=g), torch.randn(600, 64, generator=g)).report
+    assert unrelated.retrieval_top1 < 5 * unrelated.retrieval_chance
+    assert abs(unrelated.random_direction_cosine) < 0.2
+    assert unrelated.heldout_r2 < 0.05
+
+
+def test_no_heldout_anchors_gives_an_empty_report():
+    x, y, _ = linear_pair(n=100)
+    report = fit_alignment(x, y, heldout_fraction=0.0).report
+    assert report.n_fit == 100 and report.n_heldout == 0
+    assert report.heldout_r2 is None and report.retrieval_top1 is None and report.random_direction_cosine is None
+
+
+def test_calibration_anchors_are_target_z_coordinates_in_float16():
+    x, y, _ = linear_pair(n=700)
+    fit = fit_alignment(x, y)
+    anchors = fit.calibration_anchors
+    assert anchors.shape == (512, 64) and anchors.dtype == torch.float16
+    exact = fit.target.z(y)
+    nearest = torch.cdist(anchors.float(), exact).min(dim=1).values
+    assert nearest.max().item() < 0.05  # every row is some anchor's z, up to float16 rounding
+    small = fit_alignment(*linear_pair(n=100)[:2])
+    assert small.calibration_anchors.shape == (100, 64)
+
+
+def test_calibrate_returns_mean_and_std_of_anchor_scores():
+    anchors = torch.randn(300, 16, generator=gen(11)) * 2 + 0.5
+    d = random_units(1, 16, 12)[0]
+    center, unit = calibrate(d, anchors.half())
+    scores = anchors.half().float() @ d
+    assert center == pytest.approx(scores.mean().item(), abs=1e-5)
+    assert unit == pytest.approx(scores.std().item(), rel=1e-5)
+    assert calibrate(torch.zeros(16), anchors) == (0.0, 1e-6)
+
+
+def test_cosine_helper():
+    a = torch.tensor([1.0, 0.0, 0.0])
+    assert cosine(a, torch.tensor([2.0, 0.0, 0.0])) == pytest.approx(1.0)
+    assert cosine(a, torch.tensor([0.0, 3.0, 0.0])) == pytest.approx(0.0)
+    assert cosine(a, -a) == pytest.approx(-1.0)
+    assert cosine(a, torch.zeros(3)) == 0.0
+
+
+def test_transport_vectors_keeps_names_and_returns_unit_directions():
+    x, y, w = linear_pair()
+    fit = fit_alignment(x, y)
+    vectors = {"global": random_units(1, 48, 13)[0], "violence": random_units(1, 48, 14)[0] * 3.0}
+    moved = transport_vectors(vectors, fit)
+    assert list(moved) == ["global", "violence"]
+    for name, d_t in moved.items():
+        assert d_t.norm().item() == pytest.approx(1.0, abs=1e-5)
+        assert cosine(d_t, true_transport(w, fit, vectors[name] / vectors[name].norm())) > 0.95
+
+
+# ---------------------------------------------------------------------------------------- persistence
+
+
+def unaligned(t: torch.Tensor) -> torch.Tensor:
+    """The same values in memory that starts 4 bytes past an allocation (as in a safetensors file)."""
+    buffer = torch.empty(t.numel() + 1, dtype=t.dtype)
+    view = buffer[1:].view(t.shape)
+    view.copy_(t)
+    return view
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_state_round_trip_predicts_identically(method):
+    x, y, _ = linear_pair(n=200, ds=24, dt=32)
+    fit = fit_alignment(x, y, method=method, **({"max_steps": 20} if method == "mlp" else {}))
+    tensors, meta = fit.map.state()
+    assert json.loads(json.dumps(meta)) == meta and meta["method"] == method
+    assert all(isinstance(k, str) and isinstance(t, torch.Tensor) for k, t in tensors.items())
+    # Tensors read from a file can sit at unaligned addresses: the rebuilt map must still agree bit for bit.
+    rebuilt = AlignmentMap.from_state({k: unaligned(t) for k, t in tensors.items()}, meta)
+    assert type(rebuilt) is type(fit.map)
+    z = fit.source.z(x[:50])
+    assert torch.equal(rebuilt.predict(z), fit.map.predict(z))
+    assert torch.equal(rebuilt.linear(), fit.map.linear())
+    d = random_units(1, 24, 15)[0]
+    assert torch.equal(rebuilt.transport(d), fit.map.transport(d))
+
+
+def test_from_state_rejects_bad_states():
+    tensors, meta = RidgeMap(torch.randn(4, 3), {"lam": 1.0}).state()
+    with pytest.raises(AlignmentError, match="unknown method"):
+        AlignmentMap.from_state(tensors, {**meta, "method": "kernel"})
+    with pytest.raises(AlignmentError, match="lacks tensor"):
+        AlignmentMap.from_state(tensors, {**meta, "method": "mlp"})
+    with pytest.raises(AlignmentError, match="not a MLPMap"):
+        MLPMap.from_state(tensors, meta)
+
+
+def test_fitting_is_deterministic_given_a_seed():
+    x, y, _ = linear_pair(n=200, ds=24, dt=32)
+    for method in ("svd", "mlp"):
+        options = {"max_steps": 20} if method == "mlp" else {}
+        first = fit_alignment(x, y, method=method, seed=3, **options)
+        second = fit_alignment(x, y, method=method, seed=3, **options)
+        assert torch.equal(first.map.linear(), second.map.linear())
+        assert torch.equal(first.calibration_anchors, second.calibration_anchors)
+    other = fit_alignment(x, y, seed=4)
+    assert not torch.equal(other.source.mean, fit_alignment(x, y, seed=3).source.mean)  # another split
+
+
+# --------------------------------------------------------------------------------------------- errors
+
+
+def test_errors_say_what_is_wrong_and_what_to_do():
+    x, y, _ = linear_pair(n=100)
+    with pytest.raises(AlignmentError, match="source has 100 anchor embeddings but the target has 99"):
+        fit_alignment(x, y[:99])
+    with pytest.raises(AlignmentError, match="at least 16 benign anchors; 1,000\\+ recommended"):
+        fit_alignment(x[:15], y[:15])
+    bad = y.clone()
+    bad[7, 3] = float("nan")
+    with pytest.raises(AlignmentError, match="target anchors contain NaN or infinite values in 1 row"):
+        fit_alignment(x, bad)
+    with pytest.raises(AlignmentError, match="unknown alignment method 'cca': use one of ridge, svd, procrustes, mlp"):
+        fit_alignment(x, y, method="cca")
+    with pytest.raises(AlignmentError, match="unknown option"):
+        fit_alignment(x, y, method="procrustes", rank=3)
+    with pytest.raises(AlignmentError, match="rank 100 is out of range"):
+        fit_alignment(x, y, method="svd", rank=100)
+    with pytest.raises(AlignmentError, match="2-D tensor"):
+        fit_alignment(x[0], y[0])
+    assert issubclass(AlignmentError, ValueError)
+
+
+def test_transport_refuses_a_direction_from_another_source_width():
+    g = gen(16)
+    fit = fit_alignment(torch.randn(32, 640, generator=g), torch.randn(32, 64, generator=g))
+    message = (
+        "this direction is 576 wide but the alignment was fitted on a 640-wide source: "
+        "extract the direction with the same source model and layer"
+    )
+    with pytest.raises(AlignmentError, match=message):
+        transport(torch.randn(576), fit)
+    with pytest.raises(AlignmentError, match="direction 'hate': this direction is 576 wide"):
+        transport_vectors({"global": torch.randn(640), "hate": torch.randn(576)}, fit)
+    with pytest.raises(AlignmentError, match="zero"):
+        transport(torch.zeros(640), fit)
+    with pytest.raises(AlignmentError, match="same width"):
+        calibrate(torch.randn(65), fit.calibration_anchors)
+
+
+def test_inputs_are_not_modified():
+    x, y, _ = linear_pair(n=200, ds=24, dt=32)
+    x_before, y_before = x.clone(), y.clone()
+    for method in METHODS:
+        fit = fit_alignment(x, y, method=method, **({"max_steps": 10} if method == "mlp" else {}))
+    assert torch.equal(x, x_before) and torch.equal(y, y_before)
+    d = torch.randn(24) * 5
+    d_before = d.clone()
+    vectors = {"global": d}
+    transport(d, fit)
+    transport_vectors(vectors, fit)
+    assert torch.equal(d, d_before) and vectors["global"] is d
+    anchors = fit.calibration_anchors.clone()
+    d_t = transport(d, fit)
+    d_t_before = d_t.clone()
+    calibrate(d_t, fit.calibration_anchors)
+    assert torch.equal(fit.calibration_anchors, anchors) and torch.equal(d_t, d_t_before)
