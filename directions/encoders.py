@@ -9,7 +9,9 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import re
 import sqlite3
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Protocol, Sequence
@@ -128,6 +130,52 @@ def _require_gguf_support() -> None:
         raise EncoderError(f"reading .gguf models needs {' and '.join(missing)}: pip install 'crosssteer[gguf]'")
 
 
+def _check_gguf_file(path: Path) -> None:
+    """A .gguf starts with the magic bytes "GGUF"; anything else is a broken or mislabelled download."""
+    with open(path, "rb") as handle:
+        magic = handle.read(4)
+    if magic != b"GGUF":
+        raise EncoderError(f"{path.name} is not a valid GGUF file (it does not start with the GGUF magic bytes): "
+                           "it is corrupt, incomplete or mislabelled; re-download it")
+
+
+def _load_failure(path: Path, err: BaseException, dtype: torch.dtype) -> EncoderError:
+    """Why a model did not load, and what to do about it."""
+    text = str(err)
+    name = path.name
+    if isinstance(err, (MemoryError, torch.OutOfMemoryError)):
+        return EncoderError(f"out of memory while loading {name} in {str(dtype).replace('torch.', '')}: close other "
+                            "models or workflows, pick a smaller dtype (bfloat16/float16), the other device (cpu has more room "
+                            "than most GPUs), or a smaller model")
+    if isinstance(err, ImportError):
+        return EncoderError(f"loading {name} needs a package that is not installed ({text}): install it with pip "
+                            "into the Python that runs ComfyUI")
+    if isinstance(err, ValueError) and "trust_remote_code" in text and "does not recognize" not in text:
+        return EncoderError(f"{name} needs custom code from its repository; it runs only if you allow it "
+                            "(trust_remote_code=True), so do that only for a source you trust")
+    if isinstance(err, ValueError) and "Unrecognized model" in text and "model_type" in text:
+        return EncoderError(f"{name}: its config.json has no model_type, so it is not a complete Hugging Face model "
+                            "folder; re-download the model (config.json, tokenizer and weights)")
+    if isinstance(err, ValueError) and ("does not recognize this architecture" in text or "not supported" in text):
+        import transformers
+
+        model_type = re.search(r"model type `([^`]*)`", text)
+        found = f"model type {model_type.group(1)!r}" if model_type else text.splitlines()[0][:160]
+        gguf = ("transformers reads only some architectures from .gguf files: use the model's Hugging Face folder "
+                "(safetensors) instead, or " if path.is_file() else "")
+        return EncoderError(f"{name}: transformers {transformers.__version__} does not support this model ({found}): "
+                            f"{gguf}upgrade transformers (pip install -U transformers); if the model ships its own "
+                            "code and you trust its source, turn on trust_remote_code")
+    if isinstance(err, OSError):
+        return EncoderError(f"could not read {path} ({err}): check that all of the model's files are there and "
+                            "readable; re-download the model if one is missing or damaged")
+    if path.is_file():
+        return EncoderError(f"{name} could not be read as GGUF ({type(err).__name__}: {text[:200]}): the file is "
+                            "corrupt or truncated; re-download it")
+    return EncoderError(f"transformers cannot load {path} ({type(err).__name__}: {text[:300]}): the model files may be "
+                        "corrupt or incomplete; re-download them")
+
+
 def _dequantised_folder(gguf: Path, fingerprint: str) -> Path:
     return cache_root() / "models" / f"{gguf.stem}-{fingerprint}"
 
@@ -147,6 +195,7 @@ def _load_model(path: Path, fingerprint: str, dtype: torch.dtype, trust_remote_c
             source = cached
         else:
             _require_gguf_support()
+            _check_gguf_file(path)
             source, kwargs = path.parent, {"gguf_file": path.name}
     try:
         config = AutoConfig.from_pretrained(source, trust_remote_code=trust_remote_code, **kwargs)
@@ -154,24 +203,35 @@ def _load_model(path: Path, fingerprint: str, dtype: torch.dtype, trust_remote_c
         loader = AutoModelForCausalLM if causal else AutoModel
         model = loader.from_pretrained(source, dtype=dtype, trust_remote_code=trust_remote_code, **kwargs)
         tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code, **kwargs)
-    except ValueError as err:
-        if "trust_remote_code" in str(err):
-            raise EncoderError(f"{path.name} needs custom code from its repository; it runs only if you allow "
-                               f"it (trust_remote_code=True), so do that only for a source you trust") from err
-        raise EncoderError(f"transformers cannot load {path}: {err}") from err
-    except OSError as err:
-        raise EncoderError(f"could not read {path}: {err}") from err
-    if kwargs:  # cache the dequantised weights for the next load
-        cached = _dequantised_folder(path, fingerprint)
-        partial = cached.with_name(cached.name + ".partial")
-        model.hf_quantizer = None
-        if hasattr(model.config, "quantization_config"):
-            del model.config.quantization_config
+    except Exception as err:  # noqa: BLE001 - every failure (MemoryError included) becomes one message with its fix
+        raise _load_failure(path, err, dtype) from err
+    if kwargs:
+        _cache_dequantised(model, tokenizer, _dequantised_folder(path, fingerprint))
+    model.eval()
+    return model, tokenizer, causal
+
+
+def _cache_dequantised(model, tokenizer, cached: Path) -> None:
+    """Save the dequantised weights for the next load. Best effort: a full disk or a second process
+    doing the same only costs the next load its speed-up."""
+    import shutil
+    import tempfile
+
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    partial = None
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = Path(tempfile.mkdtemp(prefix=cached.name + ".", dir=cached.parent))
         model.save_pretrained(partial)
         tokenizer.save_pretrained(partial)
         partial.rename(cached)
-    model.eval()
-    return model, tokenizer, causal
+    except OSError as err:
+        if partial is not None:
+            shutil.rmtree(partial, ignore_errors=True)
+        print(f"crosssteer: could not cache the dequantised model in {cached} ({err}); later loads stay slow",
+              file=sys.stderr)
 
 
 def _layer_stack(model) -> torch.nn.ModuleList:
@@ -234,6 +294,8 @@ class HFEncoder:
         # length-sorted batches waste little on padding
         todo.sort(key=lambda i: len(texts[i]))
         done = len(texts) - len(todo)
+        if progress is not None:
+            progress(done, len(texts))  # cache hits count, and a caller may cancel here
         for start in range(0, len(todo), self.batch_size):
             batch = todo[start:start + self.batch_size]
             pooled = self._forward([texts[i] for i in batch], indices, pooling)
@@ -273,8 +335,13 @@ class HFEncoder:
     def _hidden_states(self, enc: dict, indices: list[int]) -> dict[int, torch.Tensor]:
         """Hidden states at the given indices; stops the forward pass after the deepest block needed
         unless the last (final-normed) state is asked for."""
+        # the base model, without the LM head: logits are never used, and over a large vocabulary
+        # (Gemma: 262k) the head costs more than all the transformer blocks together
+        body = getattr(self.model, "base_model", self.model)
+        if indices == [self.num_layers]:  # the usual "last layer": no need to keep every layer's states
+            return {self.num_layers: body(**enc).last_hidden_state}
         if max(indices) == self.num_layers or min(indices) == 0:
-            states = self.model(**enc, output_hidden_states=True).hidden_states
+            states = body(**enc, output_hidden_states=True).hidden_states
             return {i: states[i] for i in indices}
         captured: dict[int, torch.Tensor] = {}
         blocks = _layer_stack(self.model)
@@ -290,7 +357,7 @@ class HFEncoder:
 
         handles = [blocks[i - 1].register_forward_hook(hook_for(i)) for i in indices]
         try:
-            self.model(**enc)
+            body(**enc)
         except _StopForward:
             pass
         finally:
