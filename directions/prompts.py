@@ -29,6 +29,8 @@ SHIPPED_PAIR_FILES = {"default": "pairs.jsonl"}
 SHIPPED_ANCHOR_FILES = {"default": "anchors.jsonl"}
 
 MAX_LINE_CHARS = 20_000
+# A few million prompts; a bigger file is not a prompt set, and reading it would hold gigabytes in memory.
+MAX_FILE_BYTES = 256 * 1024 * 1024
 PAIR_KEYS = ("category", "unsafe", "safe")
 PAIR_EXTENSIONS = (".jsonl", ".json", ".csv")
 ANCHOR_EXTENSIONS = (".jsonl", ".json", ".csv", ".txt")
@@ -169,6 +171,9 @@ def _json_records(lines: Iterable[tuple[int, str]], origin: str) -> Iterator[tup
             record = json.loads(text)
         except json.JSONDecodeError as exc:
             raise PromptFileError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+        except (ValueError, RecursionError) as exc:  # 5000-digit numbers, nesting thousands deep
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(";")[0]
+            raise PromptFileError(f"{where}: not a usable JSON record ({reason}): one flat object per line") from None
         if not isinstance(record, dict):
             raise PromptFileError(f"{where}: expected a JSON object {{...}} per line, got {type(record).__name__}")
         yield where, record
@@ -245,6 +250,12 @@ def _resolve(source: str | os.PathLike, shipped: Mapping[str, str], extensions: 
         )
     if not path.is_file():
         raise PromptFileError(f"{path}: no such {kind} file")
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise PromptFileError(
+            f"{path.name}: {size:,} bytes, more than the {MAX_FILE_BYTES // (1024 * 1024)} MB a {kind} file may be: "
+            "is this really a prompt file? Split it or keep the prompts you need"
+        )
     return path
 
 
@@ -358,7 +369,11 @@ def parse_anchor_text(text: str, origin: str = PASTED) -> list[str]:
 
 def _pasted_lines(text: str, origin: str):
     """(line number, stripped line) of pasted text, skipping blank and `#` lines, refusing huge ones."""
-    for lineno, line in enumerate(str(text).splitlines(), start=1):
+    text = str(text)
+    if len(text) > MAX_FILE_BYTES:
+        raise PromptFileError(f"{origin}: {len(text):,} characters pasted, more than a prompt set may hold "
+                              f"({MAX_FILE_BYTES // (1024 * 1024)} MB): put the prompts in a file and keep those you need")
+    for lineno, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             continue

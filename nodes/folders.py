@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
+import re
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import folder_paths
 
@@ -31,16 +32,26 @@ def llm_choices() -> list[str]:
     return sorted(choices)
 
 
+def _is_plain(name: str) -> bool:
+    """A relative name that stays where it is put: no `..` (with either slash, so a workflow from Windows
+    cannot step out on any system), no absolute path or drive, no NUL or other control characters."""
+    if not isinstance(name, str) or not name.strip() or any(ord(c) < 32 for c in name):
+        return False
+    if os.path.isabs(name) or PureWindowsPath(name).anchor or PurePosixPath(name).anchor:
+        return False
+    return ".." not in re.split(r"[\\/]", name)
+
+
 def resolve(folder: str, name: str) -> Path:
     """The path of `name` inside one of the folder's roots; `..`, absolute paths and symlinks that
     leave the folder are refused."""
-    if not name or os.path.isabs(name) or ".." in Path(name).parts:
+    if not _is_plain(name):
         raise ValueError(f"{name!r} is not a plain name inside models/{folder}: pick a file from the list")
     for root in folders(folder):
         candidate = root / name
         if candidate.exists():
             real_root, real = root.resolve(), candidate.resolve()
-            if real != real_root and real_root not in real.parents:
+            if real_root not in real.parents:  # the folder itself ("."), or a symlink that leads out of it
                 raise ValueError(f"{name!r} points outside models/{folder} (a symlink?): refused")
             return real
     raise FileNotFoundError(f"{name!r} is not in models/{folder} ({', '.join(map(str, folders(folder)))})")
@@ -49,7 +60,7 @@ def resolve(folder: str, name: str) -> Path:
 def input_file(name: str) -> Path:
     """A prompt file in ComfyUI's input folder, resolved strictly inside it."""
     root = Path(folder_paths.get_input_directory()).resolve()
-    if not name or os.path.isabs(name) or ".." in Path(name).parts:
+    if not _is_plain(name):
         raise ValueError(f"{name!r} is not a plain file name inside ComfyUI's input folder")
     path = (root / name).resolve()
     if root not in path.parents:

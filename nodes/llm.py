@@ -1,7 +1,9 @@
 """The CROSSSTEER_LLM socket value: a recipe for loading a source LLM, loaded only while a node needs it."""
 from __future__ import annotations
 
+import ctypes
 import gc
+import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -35,12 +37,32 @@ class LLMHandle:
 
     @contextmanager
     def loaded(self):
-        encoder: HFEncoder = load_encoder(self.spec, device=self.torch_device(), dtype=self.torch_dtype(),
-                                          trust_remote_code=self.trust_remote_code)
+        """The encoder while the block runs; its weights are released when the block ends, however it ends
+        (done, error, or the user cancelling), even if a traceback still holds the encoder object."""
+        try:
+            encoder: HFEncoder = load_encoder(self.spec, device=self.torch_device(), dtype=self.torch_dtype(),
+                                              trust_remote_code=self.trust_remote_code)
+        except BaseException:
+            release_memory()  # a load that failed half-way (out of memory) leaves big garbage behind
+            raise
         try:
             yield encoder
         finally:
-            encoder.model.to("cpu")
+            # the caller's frame, and the traceback of a cancelled run, keep `encoder` alive: cut the weights
+            # loose from it so they are freed now, not whenever that reference goes
+            encoder.model = None
+            encoder.tokenizer = None
             del encoder
-            gc.collect()
-            mm.soft_empty_cache()
+            release_memory()
+
+
+def release_memory() -> None:
+    """Collect the model's garbage and hand the memory back: the GPU cache, and on Linux glibc's heap,
+    which otherwise keeps freed weight buffers and makes the process look as if it still held the model."""
+    gc.collect()
+    mm.soft_empty_cache()
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):  # musl and other C libraries have no malloc_trim
+            pass
