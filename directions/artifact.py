@@ -1,8 +1,9 @@
 """CrossSteer files: checked, atomically written .safetensors with JSON metadata.
 
-Files are only ever read with safetensors (never torch.load / pickle), and every read is checked: header
-size, kind, format version, a SHA-256 over the tensors, finite values and well-formed metadata. A file
-that fails any check raises ArtifactError naming the file and what to do about it.
+Files are only ever read with safetensors (never torch.load / pickle), and every read is checked: file and
+header size, every declared tensor (dtype, shape, byte range) against the file size before anything is
+allocated, kind, format version, a SHA-256 over the tensors (and one over the metadata), finite values and
+a schema for the metadata. A file that fails any check raises ArtifactError naming the file and what to do.
 """
 from __future__ import annotations
 
@@ -28,8 +29,25 @@ if TYPE_CHECKING:
     from .estimate import DirectionSet
     from .transport import AlignmentFit
 
-FORMAT_VERSION = 1
+# Format versions: 1 = one space per direction. 2 = a direction may carry extra per-space directions
+# (`SafetyDirection.spaces`: a model's pooled vector, SD3's CLIP-L||G and T5 segments), stored under
+# "space.<name>." tensor prefixes with their tables in meta "spaces". Version-1 files load unchanged, and
+# a direction without extra spaces is still written as version 1, so older releases keep reading it; a
+# version-2 file makes an older release say "update CrossSteer" instead of steering one space silently.
+FORMAT_VERSION = 2
 MAX_HEADER_BYTES = 10 * 1024 * 1024
+# A direction is a few KB; an alignment between two 8192-wide spaces with an MLP about 300 MB. Anything
+# larger is not ours, and refusing it by size means a sparse file declaring a terabyte tensor is never read.
+MAX_FILE_BYTES = 1024 * 1024 * 1024
+MAX_TENSORS = 1024
+MAX_WIDTH = 65536
+MAX_VECTORS = 64
+MAX_SPACES = 8
+# safetensors dtype -> bytes per element, for the dtypes CrossSteer reads (float8 and the sub-byte formats
+# are left out: torch cannot even check them for NaN)
+_DTYPE_BYTES = {"BOOL": 1, "U8": 1, "I8": 1, "I16": 2, "I32": 4, "I64": 8,
+                "F16": 2, "BF16": 2, "F32": 4, "F64": 8}
+_FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 DIRECTION_KIND = "direction"
 GLOBAL = "global"
 _UNIT_NORM_TOLERANCE = 1e-3
@@ -74,9 +92,14 @@ def _non_finite(tensors: dict[str, torch.Tensor]) -> list[str]:
 # ---------------------------------------------------------------------------------------------- write
 
 
-def save_artifact(path: str | os.PathLike, kind: str, tensors: dict[str, torch.Tensor], meta: dict) -> Path:
-    """Write tensors + JSON meta to `path` atomically (temporary file in the same folder, then os.replace)."""
+def save_artifact(path: str | os.PathLike, kind: str, tensors: dict[str, torch.Tensor], meta: dict,
+                  version: int = 1, *, overwrite: bool = True) -> Path:
+    """Write tensors + JSON meta to `path` atomically (temporary file in the same folder, then os.replace).
+
+    `version` is the oldest format version that describes the file (see FORMAT_VERSION)."""
     path = Path(path)
+    if not 1 <= version <= FORMAT_VERSION:
+        raise ArtifactError(f"cannot write {path}: format version {version} is not one this CrossSteer writes")
     if not isinstance(kind, str) or not kind:
         raise ArtifactError(f"cannot write {path}: the artifact kind must be a non-empty string, got {kind!r}")
     if not isinstance(meta, dict):
@@ -102,9 +125,10 @@ def save_artifact(path: str | os.PathLike, kind: str, tensors: dict[str, torch.T
 
     metadata = {
         "crosssteer_kind": kind,
-        "crosssteer_format": str(FORMAT_VERSION),
+        "crosssteer_format": str(version),
         "crosssteer_meta": meta_json,
         "crosssteer_sha256": tensors_sha256(prepared),
+        "crosssteer_meta_sha256": hashlib.sha256(meta_json.encode("utf-8")).hexdigest(),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -114,27 +138,102 @@ def save_artifact(path: str | os.PathLike, kind: str, tensors: dict[str, torch.T
         os.chmod(tmp_name, 0o644)  # mkstemp makes it private; the final file should read like any other model file
         with open(tmp_name, "rb+") as fh:  # durable before it becomes visible under the real name
             os.fsync(fh.fileno())
-        os.replace(tmp_name, path)
+        if overwrite:
+            os.replace(tmp_name, path)
+        else:
+            _place_new(tmp_name, path)
     except BaseException as exc:
         try:
             os.unlink(tmp_name)
         except FileNotFoundError:
             pass
+        if isinstance(exc, FileExistsError):
+            raise ArtifactError(f"cannot write {path}: a file of that name exists and is never overwritten; "
+                                "pick another name") from exc
         if isinstance(exc, Exception):
             raise ArtifactError(f"cannot write {path}: {exc}; check the folder is writable and has free space") from exc
         raise
     return path
 
 
+def _place_new(tmp_name: str, path: Path) -> None:
+    """Give the finished temporary file its real name only if that name is free, atomically: a hard link
+    fails if the name exists, even when another writer takes it in the meantime."""
+    try:
+        os.link(tmp_name, path)
+    except FileExistsError:
+        raise
+    except OSError:  # a file system without hard links (FAT, some network shares): check, then rename
+        if path.exists():
+            raise FileExistsError(path) from None
+        os.replace(tmp_name, path)
+        return
+    os.unlink(tmp_name)
+
+
 # ----------------------------------------------------------------------------------------------- read
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _strict_json(text: str | bytes) -> Any:
+    """json.loads without NaN/Infinity (never written by CrossSteer); deep nesting and 5000-digit numbers
+    come out as ValueError like any other malformed JSON."""
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+def _corrupt(path: Path, what: str) -> ArtifactError:
+    return ArtifactError(f"{path}: {what}: the file is corrupt or was edited; re-create or re-download it")
+
+
+def _check_tensor_table(path: Path, header: dict, data_bytes: int) -> None:
+    """Every declared tensor against the bytes the file really holds, before safetensors allocates anything."""
+    entries = {k: v for k, v in header.items() if k != "__metadata__"}
+    if len(entries) > MAX_TENSORS:
+        raise _corrupt(path, f"it declares {len(entries)} tensors, more than the {MAX_TENSORS} CrossSteer files ever hold")
+    total = 0
+    for name, entry in entries.items():
+        if not isinstance(entry, dict):
+            raise _corrupt(path, f"tensor {name!r} is not described by a JSON object in the header")
+        dtype, shape, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
+        if dtype not in _DTYPE_BYTES:
+            raise _corrupt(path, f"tensor {name!r} has dtype {dtype!r}, not one CrossSteer reads "
+                                 f"({', '.join(_DTYPE_BYTES)})")
+        if not isinstance(shape, list) or not all(type(n) is int and n >= 0 for n in shape):
+            raise _corrupt(path, f"tensor {name!r} has shape {str(shape)[:80]}, not a list of non-negative integers")
+        if (not isinstance(offsets, list) or len(offsets) != 2 or not all(type(n) is int for n in offsets)
+                or not 0 <= offsets[0] <= offsets[1]):
+            raise _corrupt(path, f"tensor {name!r} has data_offsets {str(offsets)[:80]}, not [begin, end] with "
+                                 "0 <= begin <= end")
+        declared = math.prod(shape) * _DTYPE_BYTES[dtype]  # exact: Python integers do not overflow
+        if declared != offsets[1] - offsets[0]:
+            raise _corrupt(path, f"tensor {name!r} declares shape {shape} ({declared:,} bytes) but its data "
+                                 f"spans {offsets[1] - offsets[0]:,} bytes")
+        if offsets[1] > data_bytes:
+            raise ArtifactError(f"{path} could not be read by safetensors (tensor {name!r} ends at byte {offsets[1]:,} "
+                                f"of the data but the file holds only {data_bytes:,}): it is truncated or corrupt; "
+                                "re-create or re-download it")
+        total += declared
+    if total > data_bytes:
+        raise _corrupt(path, f"its tensors declare {total:,} bytes but the file holds {data_bytes:,}")
+
+
 def _read_header(path: Path) -> dict:
-    """The safetensors JSON header, after checking its declared length against sane limits."""
+    """The safetensors JSON header, after checking the file size, the header length and the tensor table."""
     size = path.stat().st_size
     if size < 8:
         raise ArtifactError(
             f"{path} is {size} bytes, too short to be a safetensors file: it is truncated; re-create or re-download it"
+        )
+    if size > MAX_FILE_BYTES:
+        raise ArtifactError(
+            f"{path} is {size:,} bytes, more than the {MAX_FILE_BYTES // (1024 * 1024)} MB a CrossSteer file can be: "
+            "it is not a direction or alignment (or it is corrupt); pick another file"
         )
     with open(path, "rb") as fh:
         (header_len,) = struct.unpack("<Q", fh.read(8))
@@ -150,11 +249,12 @@ def _read_header(path: Path) -> dict:
             )
         raw = fh.read(header_len)
     try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        header = _strict_json(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
         raise ArtifactError(f"{path} is not a safetensors file (its header is not JSON): re-create or re-download it") from exc
     if not isinstance(header, dict):
         raise ArtifactError(f"{path} is not a safetensors file (its header is not a JSON object): re-create or re-download it")
+    _check_tensor_table(path, header, size - 8 - header_len)
     return header
 
 
@@ -172,6 +272,8 @@ def load_artifact(path: str | os.PathLike, kind: str) -> tuple[dict[str, torch.T
         raise ArtifactError(
             f"{path} is not a CrossSteer file (no crosssteer metadata): pick a file that CrossSteer saved as {_describe(kind)}"
         )
+    if not all(isinstance(v, str) for v in metadata.values()):
+        raise _corrupt(path, "its __metadata__ holds values that are not strings")
     found = metadata["crosssteer_kind"]
     if found != kind:
         raise ArtifactError(
@@ -179,10 +281,7 @@ def load_artifact(path: str | os.PathLike, kind: str) -> tuple[dict[str, torch.T
             "load it with the node that reads that kind, or pick another file"
         )
     version_text = metadata.get("crosssteer_format", "")
-    try:
-        version = int(version_text)
-    except (TypeError, ValueError):
-        version = None
+    version = int(version_text) if version_text.isascii() and version_text.isdigit() and len(version_text) < 6 else None
     if version is None or version < 1:
         raise ArtifactError(f"{path} has an unknown format version {version_text!r}: it is corrupt; re-create it")
     if version > FORMAT_VERSION:
@@ -201,15 +300,54 @@ def load_artifact(path: str | os.PathLike, kind: str) -> tuple[dict[str, torch.T
     bad = _non_finite(tensors)
     if bad:
         raise ArtifactError(f"{path}: tensors {bad} contain NaN or infinite values: the file is unusable; re-create it")
+    meta_text = metadata.get("crosssteer_meta", "")
+    meta_sha = metadata.get("crosssteer_meta_sha256")  # absent in files written before it was added
+    if meta_sha is not None and hashlib.sha256(meta_text.encode("utf-8")).hexdigest() != meta_sha:
+        raise ArtifactError(f"{path}: its metadata was modified or is corrupt (checksum mismatch): re-create or "
+                            "re-download it")
     try:
-        meta = json.loads(metadata.get("crosssteer_meta", ""))
-    except json.JSONDecodeError as exc:
-        raise ArtifactError(f"{path}: its meta is not valid JSON: the file is corrupt; re-create it") from exc
+        meta = _strict_json(meta_text)
+    except ValueError as exc:
+        raise ArtifactError(f"{path}: its meta is not valid JSON ({exc}): the file is corrupt; re-create it") from exc
     if not isinstance(meta, dict):
         raise ArtifactError(
             f"{path}: its meta is not a JSON object (got {type(meta).__name__}): the file is corrupt; re-create it"
         )
     return tensors, meta
+
+
+def _float_tensors(tensors: dict[str, torch.Tensor], names: Any) -> None:
+    wrong = sorted(f"{n} ({tensors[n].dtype})" for n in names if tensors[n].dtype not in _FLOAT_DTYPES)
+    if wrong:
+        raise ArtifactError(f"tensors {wrong} must be floating point (float16/bfloat16/float32/float64)")
+
+
+def _is_number(value: Any) -> bool:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer with hundreds of digits
+        return False
+
+
+def _number_map(values: Any, what: str) -> dict[str, float]:
+    """A JSON object of name -> finite number, as read from a file (no strings, booleans or NaN)."""
+    if not isinstance(values, dict):
+        raise ArtifactError(f"meta {what!r} must be a JSON object of name -> number, got {type(values).__name__}")
+    bad = sorted(str(k) for k, v in values.items() if not _is_number(v))
+    if bad:
+        raise ArtifactError(f"meta {what!r} of {bad[:5]} are not finite numbers")
+    return {k: float(v) for k, v in values.items()}
+
+
+def _check_width(std: Standardizer, what: str) -> None:
+    mean, spread = std.mean, std.std
+    if mean.ndim != 1 or spread.shape != mean.shape or not 1 <= mean.shape[0] <= MAX_WIDTH:
+        raise ArtifactError(f"the {what} standardizer has mean {tuple(mean.shape)} and std {tuple(spread.shape)}, "
+                            f"expected both [D] with 1 <= D <= {MAX_WIDTH}")
+    if not (spread > 0).all():
+        raise ArtifactError(f"the {what} standardizer has a std <= 0 (std must be floored above zero)")
 
 
 # ------------------------------------------------------------------------------------- safety direction
@@ -220,8 +358,43 @@ def _float_map(values: Any, what: str) -> dict[str, float]:
         raise ArtifactError(f"{what} must be a dict of name -> number, got {type(values).__name__}")
     try:
         return {str(k): float(v) for k, v in values.items()}
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise ArtifactError(f"{what} must map names to numbers: {exc}") from exc
+
+
+# Types of the meta keys that code reads back (nodes, CLI, reports); other keys are free-form JSON.
+_META_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    "space": ((str,), "'source' or 'target'"),
+    "source": ((dict,), "a JSON object (model, fingerprint, width, ...)"),
+    "target": ((dict,), "a JSON object (family, model, width, ...)"),
+    "alignment": ((dict,), "a JSON object (the alignment summary)"),
+    "stats": ((dict,), "a JSON object of vector name -> statistics"),
+    "layer_scan": ((dict, type(None)), "a JSON object of layer -> score, or null"),
+    "layer": ((int, type(None)), "an integer layer index"),
+    "pooling": ((str,), "a pooling name"),
+    "method": ((str,), "a method name"),
+}
+
+
+def _check_meta(meta: Any) -> None:
+    """The meta keys that code reads back have the types it expects (a hostile file must not crash a node)."""
+    if not isinstance(meta, dict):
+        raise ArtifactError(f"meta must be a JSON object, got {type(meta).__name__}")
+    for key, (types, what) in _META_TYPES.items():
+        if key in meta and (not isinstance(meta[key], types) or isinstance(meta[key], bool)):
+            raise ArtifactError(f"meta {key!r} must be {what}, got {type(meta[key]).__name__}")
+    if meta.get("space") not in (None, "source", "target"):
+        raise ArtifactError(f"meta 'space' must be 'source' or 'target', got {str(meta['space'])[:40]!r}")
+    for name, entry in meta.get("stats", {}).items():
+        if not isinstance(entry, dict):
+            raise ArtifactError(f"meta 'stats' of {name!r} must be a JSON object, got {type(entry).__name__}")
+        auroc = entry.get("auroc")
+        if auroc is not None and not _is_number(auroc):
+            raise ArtifactError(f"meta 'stats' auroc of {name!r} must be a number or null, got {str(auroc)[:40]!r}")
+
+
+def _space_name_ok(name: Any) -> bool:
+    return isinstance(name, str) and 0 < len(name) <= 32 and all(c.isascii() and (c.isalnum() or c == "_") for c in name)
 
 
 @dataclass(eq=False)
@@ -240,6 +413,9 @@ class SafetyDirection:
     centers: dict[str, float] = field(default_factory=dict)
     weights: dict[str, float] = field(default_factory=dict)
     meta: dict = field(default_factory=dict)
+    # Extra spaces of the same target model, each its own direction (same vector names), e.g. "pooled"
+    # or SD3's "clip_lg": Apply steers each part of the conditioning with the direction of its space.
+    spaces: dict[str, "SafetyDirection"] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # own copies, "global" first, defaults for vectors without a calibration
@@ -249,6 +425,7 @@ class SafetyDirection:
         self.centers = {**{n: 0.0 for n in self.vectors}, **_float_map(self.centers, "centers")}
         self.weights = _float_map(self.weights, "weights")
         self.meta = copy.deepcopy(self.meta)
+        self.spaces = dict(self.spaces or {})
 
     @property
     def width(self) -> int:
@@ -263,7 +440,7 @@ class SafetyDirection:
         mean, std = self.standardizer.mean, self.standardizer.std
         if GLOBAL not in self.vectors:
             raise ArtifactError(f"the direction has no 'global' vector (it has {list(self.vectors)}): re-estimate it")
-        if mean.ndim != 1 or mean.shape != std.shape:
+        if mean.ndim != 1 or mean.shape != std.shape or mean.shape[0] < 1:
             raise ArtifactError(f"the standardizer mean {tuple(mean.shape)} and std {tuple(std.shape)} must both be [D]")
         if not (torch.isfinite(mean).all() and torch.isfinite(std).all()):
             raise ArtifactError("the standardizer contains NaN or infinite values: re-estimate the direction")
@@ -295,9 +472,27 @@ class SafetyDirection:
             raise ArtifactError(f"units of {bad_units} are <= 0: a unit is a benign spread and must be > 0; re-calibrate")
         try:
             json.dumps(self.meta, allow_nan=False)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, RecursionError) as exc:
             raise ArtifactError(f"meta is not JSON-serialisable: {exc}") from exc
+        _check_meta(self.meta)
+        self._validate_spaces()
         return self
+
+    def _validate_spaces(self) -> None:
+        if not isinstance(self.spaces, dict) or len(self.spaces) > MAX_SPACES:
+            raise ArtifactError(f"a direction carries at most {MAX_SPACES} extra spaces in a dict")
+        for name, part in self.spaces.items():
+            if not _space_name_ok(name):
+                raise ArtifactError(f"space name {str(name)[:40]!r} must be 1-32 letters, digits or '_'")
+            if not isinstance(part, SafetyDirection) or part.spaces:
+                raise ArtifactError(f"space {name!r} must be a plain SafetyDirection (no nested spaces)")
+            if list(part.vectors) != list(self.vectors):
+                raise ArtifactError(f"space {name!r} has vectors {list(part.vectors)} but the direction has "
+                                    f"{list(self.vectors)}: every space must be transported from the same vectors")
+            try:
+                part.validate()
+            except ArtifactError as exc:
+                raise ArtifactError(f"space {name!r}: {exc}") from exc
 
     @classmethod
     def from_direction_set(cls, ds: "DirectionSet", standardizer: Standardizer, meta: dict | None = None) -> "SafetyDirection":
@@ -309,8 +504,7 @@ class SafetyDirection:
 
     # ---------------------------------------------------------------------------------- files
 
-    def save(self, path: str | os.PathLike) -> Path:
-        self.validate()
+    def _file_parts(self) -> tuple[dict[str, torch.Tensor], dict]:
         tensors = {f"vector.{n}": v.detach().to("cpu", torch.float32) for n, v in self.vectors.items()}
         tensors["standardizer.mean"] = self.standardizer.mean.detach().to("cpu", torch.float32)
         tensors["standardizer.std"] = self.standardizer.std.detach().to("cpu", torch.float32)
@@ -321,35 +515,78 @@ class SafetyDirection:
             "weights": self.weights,
             "info": self.meta,
         }
-        return save_artifact(path, DIRECTION_KIND, tensors, file_meta)
+        return tensors, file_meta
+
+    def save(self, path: str | os.PathLike, *, overwrite: bool = True) -> Path:
+        """Write the direction atomically; with overwrite=False an existing file of that name is refused."""
+        self.validate()
+        tensors, file_meta = self._file_parts()
+        if self.spaces:
+            file_meta["spaces"] = {}
+            for name, part in self.spaces.items():
+                part_tensors, file_meta["spaces"][name] = part._file_parts()
+                tensors.update({f"space.{name}.{k}": v for k, v in part_tensors.items()})
+        return save_artifact(path, DIRECTION_KIND, tensors, file_meta, version=2 if self.spaces else 1,
+                             overwrite=overwrite)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "SafetyDirection":
         tensors, file_meta = load_artifact(path, DIRECTION_KIND)
         try:
-            if "standardizer.mean" not in tensors or "standardizer.std" not in tensors:
-                raise ArtifactError("the standardizer tensors are missing")
-            names = [k[len("vector."):] for k in tensors if k.startswith("vector.")]
-            order = file_meta.get("order", [])
-            if not isinstance(order, list):
-                raise ArtifactError("meta 'order' must be a list of vector names")
-            names = [n for n in order if n in names] + sorted(n for n in names if n not in order)
-            info = file_meta.get("info", {})
-            if not isinstance(info, dict):
-                raise ArtifactError("meta 'info' must be a JSON object")
-            direction = cls(
-                vectors={n: tensors[f"vector.{n}"].to(torch.float32) for n in names},
-                standardizer=Standardizer(
-                    mean=tensors["standardizer.mean"].to(torch.float32), std=tensors["standardizer.std"].to(torch.float32)
-                ),
-                units=file_meta.get("units", {}),
-                centers=file_meta.get("centers", {}),
-                weights=file_meta.get("weights", {}),
-                meta=info,
-            )
+            spaces_meta = file_meta.get("spaces", {})
+            if (not isinstance(spaces_meta, dict) or len(spaces_meta) > MAX_SPACES
+                    or not all(_space_name_ok(n) and isinstance(m, dict) for n, m in spaces_meta.items())):
+                raise ArtifactError(f"meta 'spaces' must map up to {MAX_SPACES} space names to JSON objects")
+            stray = sorted(k for k in tensors if k.startswith("space.") and k.split(".")[1] not in spaces_meta)
+            if stray:
+                raise ArtifactError(f"it holds tensors a safety direction never has: {stray[:5]}")
+            spaces = {}
+            for name, part_meta in spaces_meta.items():
+                prefix = f"space.{name}."
+                part = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+                try:
+                    spaces[name] = cls._from_parts(part, part_meta)
+                except ArtifactError as exc:
+                    raise ArtifactError(f"space {name!r}: {exc}") from exc
+            direction = cls._from_parts({k: v for k, v in tensors.items() if not k.startswith("space.")}, file_meta)
+            direction.spaces = spaces
             return direction.validate()
         except ArtifactError as exc:
-            raise ArtifactError(f"{path}: {exc}") from exc
+            raise ArtifactError(f"{path}: {exc}; re-create or re-download the file") from exc
+
+    @classmethod
+    def _from_parts(cls, tensors: dict[str, torch.Tensor], file_meta: dict) -> "SafetyDirection":
+        """One space's direction from its tensors (prefix removed) and its meta tables; checked."""
+        if "standardizer.mean" not in tensors or "standardizer.std" not in tensors:
+            raise ArtifactError("the standardizer tensors are missing")
+        names = [k[len("vector."):] for k in tensors if k.startswith("vector.")]
+        unknown = sorted(k for k in tensors if not k.startswith("vector.") and not k.startswith("standardizer."))
+        unknown += sorted(k for k in tensors if k.startswith("standardizer.") and k not in ("standardizer.mean", "standardizer.std"))
+        if unknown:
+            raise ArtifactError(f"it holds tensors a safety direction never has: {unknown[:5]}")
+        if not 1 <= len(names) <= MAX_VECTORS or not all(0 < len(n) <= 64 and n.isprintable() for n in names):
+            raise ArtifactError(f"it holds {len(names)} vectors (names {[n[:20] for n in names[:5]]}): a direction has "
+                                f"1 to {MAX_VECTORS} vectors with short printable names")
+        _float_tensors(tensors, tensors)
+        order = file_meta.get("order", [])
+        if not isinstance(order, list) or not all(isinstance(n, str) for n in order):
+            raise ArtifactError("meta 'order' must be a list of vector names")
+        names = [n for n in dict.fromkeys(order) if n in names] + sorted(n for n in names if n not in order)
+        info = file_meta.get("info", {})
+        if not isinstance(info, dict):
+            raise ArtifactError("meta 'info' must be a JSON object")
+        standardizer = Standardizer(mean=tensors["standardizer.mean"].to(torch.float32),
+                                    std=tensors["standardizer.std"].to(torch.float32))
+        _check_width(standardizer, "direction's")
+        direction = cls(
+            vectors={n: tensors[f"vector.{n}"].to(torch.float32) for n in names},
+            standardizer=standardizer,
+            units=_number_map(file_meta.get("units", {}), "units"),
+            centers=_number_map(file_meta.get("centers", {}), "centers"),
+            weights=_number_map(file_meta.get("weights", {}), "weights"),
+            meta=info,
+        )
+        return direction.validate()
 
     # ------------------------------------------------------------------------------- steering
 
@@ -358,6 +595,7 @@ class SafetyDirection:
 
         "mixed" uses the mixer weights (sum_k w_k * unit_k * d_k, then std *); with no weights it is "global".
         """
+        self.validate()  # cheap ([D] checks), and a broken direction must never steer silently
         if name_or_mixed == "mixed":
             if not self.weights:
                 return self.displacement(GLOBAL)
@@ -378,7 +616,8 @@ class SafetyDirection:
         unknown = sorted(set(new.weights) - set(new.vectors))
         if unknown:
             raise ArtifactError(f"weights name vectors that do not exist: {unknown} (known: {list(self.vectors)})")
-        return new
+        new.spaces = {name: part.with_weights(weights) for name, part in self.spaces.items()}
+        return new.validate()
 
 
 # ------------------------------------------------------------------------------------------ alignments
@@ -401,35 +640,86 @@ def save_alignment(path: str | os.PathLike, fit: "AlignmentFit", meta: dict) -> 
     return save_artifact(path, ALIGNMENT_KIND, tensors, file_meta)
 
 
+_REPORT_FIELDS: dict[str, tuple[str, bool]] = {  # FitReport field -> (kind, may be null)
+    "heldout_r2": ("number", True), "retrieval_top1": ("number", True), "retrieval_chance": ("number", True),
+    "random_direction_cosine": ("number", True), "n_fit": ("count", False), "n_heldout": ("count", False),
+    "lam": ("number", True), "rank": ("count", True), "seconds": ("number", False), "method": ("text", False),
+}
+
+
+def _check_report(report: Any) -> None:
+    if not isinstance(report, dict):
+        raise ArtifactError(f"meta 'report' must be a JSON object, got {type(report).__name__}")
+    if set(report) != set(_REPORT_FIELDS):
+        raise ArtifactError(f"meta 'report' must have exactly the fields {sorted(_REPORT_FIELDS)}, got {sorted(report)[:12]}")
+    for key, (kind, nullable) in _REPORT_FIELDS.items():
+        value = report[key]
+        ok = (value is None and nullable) or (
+            kind == "number" and _is_number(value)) or (
+            kind == "count" and type(value) is int and value >= 0) or (kind == "text" and isinstance(value, str))
+        if not ok:
+            raise ArtifactError(f"meta 'report' field {key!r} must be a {kind}, got {str(value)[:40]!r}")
+
+
+def _check_map_shapes(tensors: dict[str, torch.Tensor], source_width: int, target_width: int) -> None:
+    """Every map tensor has the shape the map's arithmetic needs (an MLP with a lying hidden size would
+    otherwise fail only when a direction is transported)."""
+    weight = tensors.get("map.weight")
+    if weight is None or tuple(weight.shape) != (target_width, source_width):
+        shape = None if weight is None else tuple(weight.shape)
+        raise ArtifactError(f"the map weight has shape {shape}, expected [{target_width}, {source_width}] "
+                            "(target width, source width)")
+    hidden = tensors.get("map.hidden_weight")
+    if hidden is None:
+        return
+    h = hidden.shape[0] if hidden.ndim == 2 else -1
+    expected = {"map.hidden_weight": (h, source_width), "map.hidden_bias": (h,), "map.output_weight": (target_width, h),
+                "map.output_bias": (target_width,), "map.mean_gate": (h,)}
+    for name, shape in expected.items():
+        if name not in tensors or tuple(tensors[name].shape) != shape or h < 1:
+            got = tuple(tensors[name].shape) if name in tensors else None
+            raise ArtifactError(f"the MLP map tensor {name[4:]!r} has shape {got}, expected {list(shape)}")
+
+
+_ALIGNMENT_TENSORS = ("source.mean", "source.std", "target.mean", "target.std", "calibration_anchors")
+
+
 def load_alignment(path: str | os.PathLike) -> tuple["AlignmentFit", dict]:
     """(AlignmentFit, meta) from a file written by save_alignment; every part is checked."""
-    from .transport import AlignmentError, AlignmentFit, AlignmentMap, FitReport
+    from .transport import AlignmentError, AlignmentFit, AlignmentMap, FitReport, MLPMap
 
     tensors, file_meta = load_artifact(path, ALIGNMENT_KIND)
     try:
-        needed = ("source.mean", "source.std", "target.mean", "target.std", "calibration_anchors")
-        missing = [k for k in needed if k not in tensors]
+        missing = [k for k in _ALIGNMENT_TENSORS if k not in tensors]
         if missing:
             raise ArtifactError(f"the tensors {missing} are missing")
+        map_names = {f"map.{n}" for n in MLPMap.tensor_names}
+        unknown = sorted(k for k in tensors if k not in _ALIGNMENT_TENSORS and k not in map_names)
+        if unknown:
+            raise ArtifactError(f"it holds tensors an alignment never has: {unknown[:5]}")
+        _float_tensors(tensors, tensors)
         source = Standardizer(tensors["source.mean"].float(), tensors["source.std"].float())
         target = Standardizer(tensors["target.mean"].float(), tensors["target.std"].float())
         for side, std in (("source", source), ("target", target)):
-            if std.mean.ndim != 1 or std.std.shape != std.mean.shape or not (std.std > 0).all():
-                raise ArtifactError(f"the {side} standardizer is malformed (needs mean and std [D] with std > 0)")
-        amap = AlignmentMap.from_state({k[4:]: v for k, v in tensors.items() if k.startswith("map.")},
-                                       file_meta.get("map", {}))
-        if (amap.source_width, amap.target_width) != (source.width, target.width):
-            raise ArtifactError(f"the map is {amap.source_width} -> {amap.target_width} wide but the standardizers are "
-                                f"{source.width} -> {target.width}")
+            _check_width(std, side)
+        map_meta, info = file_meta.get("map", {}), file_meta.get("info", {})
+        if not isinstance(map_meta, dict) or not isinstance(map_meta.get("method"), str):
+            raise ArtifactError("meta 'map' must be a JSON object with a 'method' name")
+        if not isinstance(info, dict):
+            raise ArtifactError("meta 'info' must be a JSON object")
+        for side in ("source", "target"):
+            if not isinstance(info.get(side, {}), dict):
+                raise ArtifactError(f"meta 'info' {side!r} must be a JSON object describing the {side} model")
+        _check_map_shapes(tensors, source.width, target.width)
+        amap = AlignmentMap.from_state({k[4:]: v for k, v in tensors.items() if k.startswith("map.")}, map_meta)
         anchors = tensors["calibration_anchors"]
         if anchors.ndim != 2 or anchors.shape[1] != target.width or anchors.shape[0] < 2:
             raise ArtifactError(f"the calibration anchors have shape {tuple(anchors.shape)}, expected [M >= 2, {target.width}]")
-        report = FitReport(**file_meta.get("report", {}))
-        info = file_meta.get("info", {})
-        if not isinstance(info, dict):
-            raise ArtifactError("meta 'info' must be a JSON object")
+        report = file_meta.get("report", {})
+        _check_report(report)
+        report = FitReport(**report)
     except (AlignmentError, TypeError, KeyError) as exc:
         raise ArtifactError(f"{path}: not a valid alignment ({exc}): re-fit it") from exc
     except ArtifactError as exc:
-        raise ArtifactError(f"{path}: {exc}") from exc
+        raise ArtifactError(f"{path}: {exc}; re-fit the alignment or re-download the file") from exc
     return AlignmentFit(map=amap, source=source, target=target, report=report, calibration_anchors=anchors), info

@@ -1,16 +1,24 @@
 """Nodes that build a safety direction: Load Source LLM, Extract, Fit Benign Alignment, Transport."""
 from __future__ import annotations
 
+from collections import Counter
+from contextlib import nullcontext
+
 from comfy_api.latest import io
 
 from ..directions import estimate, transport
 from ..directions.encoders import EMBEDDED, POOLINGS
-from ..directions.pipeline import alignment_summary, extract_direction, transport_direction
+from ..directions.pipeline import alignment_summary, extract_direction, fit_and_heldout, transport_direction
 from . import folders
 from .comfy_encoder import ComfyClipEncoder
 from .common import PASTED, SHIPPED, NodeProgress, direction_report, load_anchors, load_pairs, prompt_source_options
 from .llm import DTYPES, LLMHandle
 from .types import CATEGORY, AlignmentType, CrossSteerLLM, SafetyDirectionType
+
+
+SOURCE_CLIP_TIP = ("Or a loaded ComfyUI text encoder as the source (an LLM one: Qwen-Image's Qwen2.5-VL, Z-Image's "
+                   "Qwen3, Lumina2's Gemma, HunyuanVideo's Llama): the direction lives in its conditioning, pooled "
+                   "over the content tokens. Use the same one in Extract and Fit Benign Alignment.")
 
 
 class LoadSourceLLM(io.ComfyNode):
@@ -46,12 +54,15 @@ class ExtractSafetyDirection(io.ComfyNode):
     def define_schema(cls):
         return io.Schema(
             node_id="CrossSteerExtractSafetyDirection", display_name="Extract Safety Direction", category=CATEGORY,
-            description="Safe-minus-unsafe direction from paired prompts, in a source LLM (connect llm) or in the "
-                        "target's own text encoder (connect clip: the native baseline). Reports held-out AUROC.",
+            description="Safe-minus-unsafe direction from paired prompts, in a source LLM (connect llm, or a "
+                        "loaded LLM text encoder as source_clip) or in the target's own text encoder (connect clip: "
+                        "the native baseline). Reports held-out AUROC.",
             inputs=[
                 CrossSteerLLM.Input("llm", optional=True, tooltip="The source LLM (the paper's method)."),
                 io.Clip.Input("clip", optional=True, tooltip="Or a ComfyUI CLIP: a native direction, estimated on "
-                                                             "the target itself with the unsafe pairs (the baseline)."),
+                                                             "the target itself with the unsafe pairs (the baseline), "
+                                                             "in every space the model reads (tokens, pooled, ...)."),
+                io.Clip.Input("source_clip", optional=True, tooltip=SOURCE_CLIP_TIP),
                 io.Combo.Input("pairs", options=prompt_source_options(), default=SHIPPED,
                                tooltip="The shipped pairs, the text below, or a .jsonl/.csv file in ComfyUI's input folder."),
                 io.String.Input("pasted_pairs", multiline=True, default="",
@@ -70,17 +81,21 @@ class ExtractSafetyDirection(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, pairs, pasted_pairs, layer, pooling, method, per_category, llm=None, clip=None) -> io.NodeOutput:
-        if (llm is None) == (clip is None):
-            raise ValueError("connect exactly one encoder: llm (a source LLM) or clip (the native baseline)")
+    def execute(cls, pairs, pasted_pairs, layer, pooling, method, per_category, llm=None, clip=None,
+                source_clip=None) -> io.NodeOutput:
+        if sum(x is not None for x in (llm, clip, source_clip)) != 1:
+            raise ValueError("connect exactly one encoder: llm (a source LLM), source_clip (a loaded LLM text encoder "
+                             "as the source) or clip (the native baseline)")
         prompt_pairs = load_pairs(pairs, pasted_pairs)
+        check_enough_pairs(prompt_pairs, per_category)  # before any model is loaded
         progress = NodeProgress()
         if clip is not None:
-            encoder = ComfyClipEncoder.wrap(clip)
+            direction = extract_native(ComfyClipEncoder.wrap(clip), prompt_pairs, pooling, method, per_category, progress)
+        elif source_clip is not None:
+            encoder = ComfyClipEncoder.wrap(source_clip)
             direction = extract_direction(encoder, prompt_pairs, layer=0, pooling=pooling, method=method,
                                           per_category=per_category, progress=progress)
-            # estimated in the target's own conditioning space: ready to steer (the native baseline)
-            direction.meta.update(space="target", target=encoder.describe())
+            direction.meta["source"] = {**direction.meta["source"], "family": encoder.family, "space": encoder.primary}
         else:
             with llm.loaded() as encoder:
                 direction = extract_direction(encoder, prompt_pairs, layer="auto" if layer == 0 else layer,
@@ -97,8 +112,11 @@ class FitBenignAlignment(io.ComfyNode):
             description="A light map from the source LLM's space to the target's conditioning space, fitted on "
                         "benign prompts only: no unsafe prompt ever touches the target model.",
             inputs=[
-                CrossSteerLLM.Input("llm", tooltip="The source LLM the direction came from."),
-                io.Clip.Input("clip", tooltip="The target model's text encoder (from its checkpoint or CLIP loader)."),
+                CrossSteerLLM.Input("llm", optional=True, tooltip="The source LLM the direction came from."),
+                io.Clip.Input("source_clip", optional=True, tooltip=SOURCE_CLIP_TIP),
+                io.Clip.Input("clip", tooltip="The target model's text encoder (from its checkpoint or CLIP loader): "
+                                              "one map per space its model reads (tokens; the pooled vector; SD3's "
+                                              "CLIP-L||G and T5 segments)."),
                 SafetyDirectionType.Input("direction", optional=True,
                                           tooltip="Connect the extracted direction to use its layer and pooling."),
                 io.Combo.Input("anchors", options=prompt_source_options(), default=SHIPPED,
@@ -108,30 +126,93 @@ class FitBenignAlignment(io.ComfyNode):
                                tooltip="ridge (CV-regularised), svd (reduced rank), procrustes, or a small mlp."),
                 io.Int.Input("layer", default=-1, min=-128, max=128,
                              tooltip="Source layer when no direction is connected."),
-                io.Int.Input("seed", default=0, min=0, max=2**31 - 1, tooltip="Held-out split of the anchors."),
+                io.Int.Input("seed", default=0, min=0, max=2**31 - 1, control_after_generate=False,
+                             tooltip="Held-out split of the anchors (fixed, so the fit is reused between runs)."),
             ],
             outputs=[AlignmentType.Output(display_name="alignment"), io.String.Output(display_name="report")],
         )
 
     @classmethod
-    def execute(cls, llm, clip, anchors, pasted_anchors, method, layer, seed, direction=None) -> io.NodeOutput:
+    def execute(cls, clip, anchors, pasted_anchors, method, layer, seed, direction=None, llm=None,
+                source_clip=None) -> io.NodeOutput:
+        if (llm is None) == (source_clip is None):
+            raise ValueError("connect exactly one source: llm (a source LLM) or source_clip (a loaded LLM text "
+                             "encoder, the one the direction was extracted in)")
         texts = load_anchors(anchors, pasted_anchors)
+        if len(texts) < transport.MIN_ANCHORS:
+            raise ValueError(f"{len(texts)} distinct anchor prompts are too few: an alignment needs at least "
+                             f"{transport.MIN_ANCHORS} (1,000+ recommended); use the shipped set or add benign prompts")
+        if direction is not None and (direction.meta.get("space") == "target" or "layer" not in direction.meta):
+            raise ValueError("this direction is already in a target space (transported or native): connect the "
+                             "direction straight from Extract Safety Direction (with an llm), or disconnect it")
         pooling = direction.meta.get("pooling", "mean") if direction is not None else "mean"
         progress = NodeProgress()
         target = ComfyClipEncoder.wrap(clip)
-        target_emb = target.embed_layers(texts, [0], pooling, progress=lambda d, t: progress("target", d, t))[0]
-        with llm.loaded() as source:
+        spaces = target.space_names
+        target_emb = target.embed_layers(texts, range(len(spaces)), pooling,
+                                         progress=lambda d, t: progress("target", d, t))
+        source_ctx = llm.loaded() if llm is not None else nullcontext(ComfyClipEncoder.wrap(source_clip))
+        with source_ctx as source:
             index = source.layer_index(direction.meta["layer"] if direction is not None else layer)
             source_emb = source.embed_layers(texts, [index], pooling, progress=lambda d, t: progress("source", d, t))[index]
             source_info = {"model": source.name, "fingerprint": source.fingerprint, "width": source.width,
                            "layer": index, "pooling": pooling}
-        fit = transport.fit_alignment(source_emb, target_emb, method=method, seed=seed)
-        alignment = {"fit": fit, "source": source_info, "target": target.describe()}
-        s = alignment_summary(fit)
-        report = (f"{method} map {source_info['model']} layer {index} -> {target.family} ({target.width} wide), "
-                  f"{s['n_fit']} fit / {s['n_heldout']} held-out anchors\nheld-out R2 {s['heldout_r2']:.3f}, "
-                  f"retrieval top-1 {s['retrieval_top1']:.3f} (chance {s['retrieval_chance']:.3f})")
-        return io.NodeOutput(alignment, report)
+        fits, skipped = {}, []
+        for i, space in enumerate(spaces):
+            if float(target_emb[i].std(dim=0).max()) <= 1e-8:  # e.g. a pooled vector the encoder leaves constant
+                skipped.append(space)
+                continue
+            fits[space] = transport.fit_alignment(source_emb, target_emb[i], method=method, seed=seed)
+        if not fits:
+            raise ValueError(f"the {target.family} text encoder gave the same embedding for every anchor prompt: it "
+                             "is not a working text encoder (all-zero weights?); load the model's real encoder")
+        primary = next(iter(fits))
+        alignment = {"fit": fits[primary], "fits": fits, "primary": primary, "source": source_info,
+                     "target": target.describe()}
+        widths = ", ".join(f"{n} {target.spaces[n]}" for n in fits)
+        lines = [f"{method} map {source_info['model']} layer {index} -> {target.family} ({widths} wide)"]
+        for space, fit in fits.items():
+            s = alignment_summary(fit)
+            lines.append(f"  {space}: {s['n_fit']} fit / {s['n_heldout']} held-out anchors, held-out R2 "
+                         f"{s['heldout_r2']:.3f}, retrieval top-1 {s['retrieval_top1']:.3f} "
+                         f"(chance {s['retrieval_chance']:.3f})")
+        if skipped:
+            lines.append(f"  not fitted (the same for every prompt): {', '.join(skipped)}")
+        return io.NodeOutput(alignment, "\n".join(lines))
+
+
+def extract_native(encoder: ComfyClipEncoder, pairs, pooling: str, method: str, per_category: bool, progress):
+    """The native baseline: a direction estimated on the target's own encoder in each space its model reads
+    (the primary space, plus e.g. the pooled vector), ready to steer without an alignment."""
+    parts = {}
+    for i, space in enumerate(encoder.space_names):
+        part = extract_direction(encoder, pairs, layer=i, pooling=pooling, method=method, per_category=per_category,
+                                 progress=progress)
+        part.meta.update(space="target", target={**encoder.describe(), "space": space, "width": encoder.spaces[space]})
+        parts[space] = part
+    direction = parts.pop(encoder.primary)
+    direction.spaces = {name: part for name, part in parts.items() if list(part.vectors) == list(direction.vectors)}
+    return direction.validate()
+
+
+# estimate_directions' min_pairs: a category with fewer fit pairs gets no vector of its own
+MIN_CATEGORY_FIT_PAIRS = 4
+
+
+def check_enough_pairs(pairs, per_category: bool) -> None:
+    """Refuse, before a model loads, pair sets too small to give a direction (or a category vector)."""
+    fit, held = fit_and_heldout(pairs)
+    if len(fit) < 2 or not held:
+        raise ValueError(f"{len(pairs)} prompt pairs are too few: a direction needs at least 2 to fit and 1 held out "
+                         "to check it (dozens in practice): add pairs or use the shipped set")
+    if per_category:
+        counts = Counter(p.category for p in fit)
+        short = {c: n for c, n in counts.items() if n < MIN_CATEGORY_FIT_PAIRS}
+        if short:
+            listed = ", ".join(f"{c} ({n})" for c, n in short.items())
+            raise ValueError(f"with per_category on, each category needs at least {MIN_CATEGORY_FIT_PAIRS} fit pairs "
+                             f"(about twice as many in all, half are held out); too few for: {listed}. Add pairs for "
+                             "those categories, remove their lines, or turn per_category off")
 
 
 def transport_with(direction, alignment):
@@ -139,11 +220,21 @@ def transport_with(direction, alignment):
     if direction.meta.get("space") == "target":
         return direction
     source = alignment["source"]
+    made_by = direction.meta.get("source", {}).get("fingerprint")
+    if made_by and source.get("fingerprint") and made_by != source["fingerprint"]:
+        raise ValueError(f"this direction comes from {direction.meta['source'].get('model', 'another model')} but the "
+                         f"alignment was fitted on {source['model']}: fit the alignment with the same Load Source LLM")
     if direction.meta.get("layer") != source["layer"] or direction.width != source["width"]:
         raise ValueError(f"this direction comes from layer {direction.meta.get('layer')} ({direction.width} wide) but "
                          f"the alignment was fitted on layer {source['layer']} ({source['width']} wide) of "
                          f"{source['model']}: connect the direction to Fit Benign Alignment so they match")
-    return transport_direction(direction, alignment["fit"], alignment["target"])
+    fits = alignment.get("fits") or {alignment.get("primary", "tokens"): alignment["fit"]}
+    target = alignment["target"]
+    moved = {space: transport_direction(direction, fit, {**target, "space": space, "width": fit.target.width})
+             for space, fit in fits.items()}
+    primary = moved.pop(alignment.get("primary") or next(iter(fits)))
+    primary.spaces = moved
+    return primary.validate()
 
 
 class TransportDirection(io.ComfyNode):

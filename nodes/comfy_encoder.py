@@ -1,51 +1,81 @@
-"""A ComfyUI CLIP object as a text encoder of the library: texts -> pooled conditioning [N, D].
+"""A ComfyUI CLIP object as a text encoder of the library: texts -> pooled embeddings [N, D] per space.
 
-The target side of an alignment and the native baseline both embed prompts through the user's own
-CLIP object (tokenize + encode, exactly as CLIPTextEncode does), pooled over the content tokens: the
-same tokens Apply Safety Steering edits, so a calibrated alpha means the same thing in both places.
+Prompts go through the user's own CLIP object (tokenize + encode, exactly as CLIPTextEncode does), and
+each embedding space of the family (the token space, SD3's CLIP-L||G and T5 segments, the pooled
+vector) is pooled over the content tokens that Apply Safety Steering edits (conditioning.pool_spaces),
+so a calibrated alpha means the same thing in both places. The same encoder serves three roles: the
+target side of an alignment, the native baseline, and the source side (LLM text encoders such as
+Qwen-Image's Qwen2.5-VL or Z-Image's Qwen3), where its first space is the one a direction lives in.
 """
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
-from typing import Callable, Sequence
+import importlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import torch
 
 from ..directions.encoders import EmbeddingCache, cache_root
+from .conditioning import FAMILIES, POOLED, pool_spaces, segments
+
+log = logging.getLogger(__name__)
+
+# Bump when the token selection or the prompt template of any family changes: cached embeddings made
+# with another selection must not be reused.
+SELECTION_VERSION = "families-1"
+
+# (module, class) -> family, most specific first: several of these subclass SD1ClipModel.
+_FAMILY_CLASSES = (
+    ("comfy.text_encoders.hidream", "HiDreamTEModel", "hidream"),
+    ("comfy.text_encoders.sd3_clip", "SD3ClipModel", "sd3"),
+    ("comfy.text_encoders.flux", "FluxClipModel", "flux"),
+    ("comfy.text_encoders.hunyuan_video", "HunyuanVideoClipModel", "hunyuan_video"),
+    ("comfy.text_encoders.wan", "WanT5Model", "wan"),
+    ("comfy.text_encoders.genmo", "MochiT5XXL", "mochi"),  # LTXV uses the same model, another tokenizer
+    ("comfy.text_encoders.pixart_t5", "PixArtT5XXL", "chroma"),
+    ("comfy.text_encoders.qwen_image", "QwenImageTEModel", "qwen_image"),
+    ("comfy.text_encoders.z_image", "ZImageTEModel", "z_image"),
+    ("comfy.text_encoders.lumina2", "LuminaModel", "lumina2"),
+    ("comfy.sdxl_clip", "SDXLClipModel", "sdxl"),
+    ("comfy.text_encoders.sd2_clip", "SD2ClipModel", "sd2"),
+)
+
+# What the family's usual encode node puts around the prompt (CLIPTextEncodeLumina2's default system
+# prompt): anchors are encoded the way users encode prompts, so their statistics match the conditioning.
+_TEMPLATES = {
+    "lumina2": "You are an assistant designed to generate superior images with the superior degree of image-text "
+               "alignment based on textual prompts or user prompts. <Prompt Start> {}",
+}
 
 
-def _token_id(item) -> int | None:
-    """The id of one (token, weight[, word_id]) entry; None for textual-inversion embeddings."""
-    token = item[0]
-    return int(token) if isinstance(token, int) or (torch.is_tensor(token) and token.numel() == 1) else None
+class EncoderFamilyError(ValueError):
+    """A CLIP object that cannot serve as an encoder here."""
 
 
-def content_mask(clip, tokens: dict, length: int) -> torch.Tensor:
-    """Bool [length]: positions that hold the prompt's own tokens (not start, end or padding).
-
-    Uses the tokenizer stream whose length matches the conditioning; multi-encoder families that
-    concatenate features (SDXL's L || G) share one token layout."""
-    for key, chunks in tokens.items():
-        flat = [item for chunk in chunks for item in chunk]
-        if len(flat) != length:
-            continue
-        tok = getattr(clip.tokenizer, getattr(clip.tokenizer, "clip", ""), None) or getattr(clip.tokenizer, f"clip_{key}", None)
-        special = {getattr(tok, n, None) for n in ("start_token", "end_token", "pad_token")} - {None}
-        return torch.tensor([_token_id(item) not in special for item in flat])
-    return torch.ones(length, dtype=torch.bool)
+def _comfy_class(module: str, name: str):
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):  # an older or trimmed ComfyUI: that family cannot occur
+        return None
 
 
 def clip_family(clip) -> str:
-    """A short family name from the CLIP object's model classes (recorded in metadata)."""
-    names = {type(m).__name__ for m in clip.cond_stage_model.modules()} | {type(clip.tokenizer).__name__}
-    text = " ".join(sorted(names)).lower()
-    for family, marker in (("sdxl", "sdxlclipmodel"), ("sd3", "sd3clipmodel"), ("flux", "fluxclipmodel"),
-                           ("wan", "wanmodel"), ("hunyuan_video", "hunyuanvideoclipmodel"), ("ltxv", "ltxv"),
-                           ("sd1", "sd1clipmodel"), ("sd1", "sdclipmodel")):
-        if marker in text:
+    """The family of a ComfyUI CLIP object (from its text-encoder classes), recorded in metadata.
+
+    Unknown encoders get "other:<class name>": they are steered by width alone."""
+    model = clip.cond_stage_model
+    for module, name, family in _FAMILY_CLASSES:
+        cls = _comfy_class(module, name)
+        if cls is not None and isinstance(model, cls):
+            if family == "mochi" and type(clip.tokenizer).__name__.startswith("LTXV"):
+                return "ltxv"
             return family
-    return type(clip.cond_stage_model).__name__
+    sd1 = _comfy_class("comfy.sd1_clip", "SD1ClipModel")
+    if sd1 is not None and isinstance(model, sd1) and getattr(model, "clip_name", "") == "l":
+        return "sd1"
+    return f"other:{type(model).__name__}"
 
 
 def clip_fingerprint(clip) -> str:
@@ -61,52 +91,124 @@ def clip_fingerprint(clip) -> str:
 
 @dataclass
 class ComfyClipEncoder:
-    """Embeds prompts through a ComfyUI CLIP; one `layer`: the conditioning itself."""
+    """Embeds prompts through a ComfyUI CLIP. Its "layers" are its spaces, primary first (layer 0)."""
 
     clip: object
     name: str
     fingerprint: str
     family: str
-    width: int
+    spaces: dict[str, int]  # space name -> width, primary first
     cache: EmbeddingCache | None = None
     num_layers: int = 0
     causal: bool = False
+    _memo: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def wrap(cls, clip, use_cache: bool = True) -> "ComfyClipEncoder":
+        if clip is None or not hasattr(clip, "cond_stage_model"):
+            raise EncoderFamilyError("the clip input holds no text encoder (a checkpoint without one?): connect a "
+                                     "CLIP loader's output")
         family = clip_family(clip)
-        probe, _ = clip.encode_from_tokens(clip.tokenize("a photo"), return_pooled=True)
-        cache = EmbeddingCache(cache_root() / "embeddings.sqlite") if use_cache else None
-        return cls(clip, f"{family} text encoder", clip_fingerprint(clip), family, int(probe.shape[-1]), cache)
+        encoder = cls(clip, f"{family} text encoder", clip_fingerprint(clip), family, {})
+        x, extras = encoder.encode_entry("a photo of a cat")
+        encoder.spaces = probe_spaces(family, x, extras)
+        encoder.num_layers = len(encoder.spaces) - 1
+        encoder.cache = EmbeddingCache(cache_root() / "embeddings.sqlite") if use_cache else None
+        return encoder
+
+    @property
+    def width(self) -> int:
+        return next(iter(self.spaces.values()))
+
+    @property
+    def primary(self) -> str:
+        return next(iter(self.spaces))
+
+    @property
+    def space_names(self) -> list[str]:
+        return list(self.spaces)
 
     def layer_index(self, layer: int) -> int:
-        return 0
+        """A CLIP has one representation per space, not a stack of layers: index i is space i; anything
+        else (a layer number meant for an LLM) means the primary space."""
+        return layer if isinstance(layer, int) and 0 <= layer < len(self.spaces) else 0
 
     def describe(self) -> dict:
-        return {"model": self.name, "family": self.family, "fingerprint": self.fingerprint, "width": self.width}
+        info = {"model": self.name, "family": self.family, "fingerprint": self.fingerprint, "width": self.width,
+                "spaces": dict(self.spaces), "selection": SELECTION_VERSION}
+        if self.family in _TEMPLATES:
+            info["template"] = _TEMPLATES[self.family]
+        return info
 
-    def encode(self, text: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """(conditioning [T, D] float32, content mask [T])."""
-        tokens = self.clip.tokenize(text)
-        cond, _pooled = self.clip.encode_from_tokens(tokens, return_pooled=True)
-        cond = cond[0].float().cpu()
-        return cond, content_mask(self.clip, tokens, cond.shape[0])
+    def encode_entry(self, text: str) -> tuple[torch.Tensor, dict]:
+        """(conditioning [1, T, D] float32 on the CPU, its dict), as CLIPTextEncode makes it."""
+        template = _TEMPLATES.get(self.family)
+        tokens = self.clip.tokenize(template.format(text) if template else text)
+        out = self.clip.encode_from_tokens(tokens, return_pooled=True, return_dict=True)
+        cond = out.pop("cond")
+        extras = {k: (v.float().cpu() if torch.is_tensor(v) else v) for k, v in out.items()}
+        return cond.float().cpu(), extras
+
+    def _cache_key(self) -> str:
+        return f"{self.fingerprint}|{'/'.join(self.spaces)}|{SELECTION_VERSION}"
 
     def embed_layers(self, texts: Sequence[str], layers: Sequence[int] = (0,), pooling: str = "mean",
                      progress: Callable[[int, int], None] | None = None) -> dict[int, torch.Tensor]:
-        out = torch.empty(len(texts), self.width)
-        todo = list(range(len(texts)))
-        if self.cache is not None:
-            todo = self.cache.fill(self.fingerprint, [0], pooling, texts, {0: out})
+        """{space index: [N, width]}; every space is computed (and cached) by the same forward pass."""
+        names = self.space_names
+        bad = [i for i in layers if not 0 <= i < len(names)]
+        if bad:
+            raise EncoderFamilyError(f"this {self.family} encoder has spaces {names}: no space index {bad}")
+        every = list(range(len(names)))
+        out = {j: torch.empty(len(texts), self.spaces[names[j]]) for j in every}
+        todo = []
+        for i, text in enumerate(texts):
+            memo = self._memo.get((text, pooling))
+            if memo is None:
+                todo.append(i)
+            else:
+                for j in every:
+                    out[j][i] = memo[j]
+        if self.cache is not None and todo:
+            found = {j: torch.empty(len(todo), out[j].shape[1]) for j in every}
+            missing = set(self.cache.fill(self._cache_key(), every, pooling, [texts[i] for i in todo], found))
+            for k, i in enumerate(todo):
+                if k not in missing:
+                    for j in every:
+                        out[j][i] = found[j][k]
+            todo = [i for k, i in enumerate(todo) if k in missing]
         done = len(texts) - len(todo)
+        family = FAMILIES.get(self.family)
         for i in todo:
-            cond, mask = self.encode(texts[i])
-            if not mask.any():
-                mask = torch.ones_like(mask)
-            out[i] = cond[mask].mean(0) if pooling == "mean" else cond[mask.nonzero().max()]
+            x, extras = self.encode_entry(texts[i])
+            pooled = pool_spaces(family, x, extras, pooling)
+            for j, name in enumerate(names):
+                if name not in pooled:
+                    raise EncoderFamilyError(f"the prompt {texts[i][:60]!r} gave no {name} embedding in this "
+                                             f"{self.family} encoder (its layout changed?): reload the CLIP")
+                out[j][i] = pooled[name][0]
             if self.cache is not None:
-                self.cache.store(self.fingerprint, [0], pooling, [texts[i]], {0: out[i:i + 1]})
+                self.cache.store(self._cache_key(), every, pooling, [texts[i]], {j: out[j][i:i + 1] for j in every})
             done += 1
             if progress is not None:
                 progress(done, len(texts))
-        return {0: out}
+        for i, text in enumerate(texts):
+            self._memo[(text, pooling)] = [out[j][i].clone() for j in every]
+        return {j: out[j] for j in layers}
+
+
+def probe_spaces(family: str, x: torch.Tensor, extras: dict) -> dict[str, int]:
+    """{space: width} an encoder of this family produces, from one encoded prompt; primary first.
+
+    A pooled vector that is all zeros (SD3 without its CLIP encoders) is no space: there is nothing to fit."""
+    fam = FAMILIES.get(family)
+    spaces = {seg.space: seg.width for seg in segments(fam, x, extras, "content")}
+    order = fam.token_spaces() if fam is not None else ["tokens"]
+    spaces = {name: spaces[name] for name in [*order, *spaces] if name in spaces}
+    pooled = pool_spaces(fam, x, extras).get(POOLED)
+    if pooled is not None and bool(pooled.abs().amax() > 0):
+        spaces[POOLED] = int(pooled.shape[-1])
+    if not spaces:
+        raise EncoderFamilyError(f"the {family} text encoder produced no conditioning to embed")
+    log.debug("CrossSteer: %s encoder spaces %s", family, spaces)
+    return spaces

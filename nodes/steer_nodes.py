@@ -1,40 +1,117 @@
 """Nodes that use a safety direction: Apply Safety Steering, Category Vector Mixer, Save / Load."""
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from comfy_api.latest import io
 
 from ..directions import steer
-from ..directions.artifact import GLOBAL, SafetyDirection
+from ..directions.artifact import GLOBAL, ArtifactError, SafetyDirection
 from ..directions.prompts import CATEGORIES
 from . import folders
 from .build_nodes import transport_with
-from .conditioning import TOKEN_SCOPES, map_conditioning, token_scope_mask
+from .conditioning import (FAMILIES, FAMILY_CHOICES, POOLED, TOKEN_SCOPES, Family, describe_entry, entries,
+                           families_matching, family_label, map_conditioning, pooled_vector, segments)
 from .types import CATEGORY, AlignmentType, SafetyDirectionType
 
+log = logging.getLogger(__name__)
 MODES = ("add", "ablate", "gated")
 
 
-def steer_tensor(x: torch.Tensor, direction: SafetyDirection, strength: float, mode: str, scope: str,
-                 threshold: float) -> torch.Tensor:
-    """One conditioning tensor [B, T, D] steered; a new tensor (the library never works in place)."""
-    if x.shape[-1] != direction.width:
-        target = direction.meta.get("target", {})
-        raise ValueError(
-            f"this direction was made for a {direction.width}-wide {target.get('family', '')} text encoder "
-            f"({target.get('model', 'unknown')}), but the conditioning is {x.shape[-1]}-wide: fit an alignment "
-            "for this model (Fit Benign Alignment with its CLIP) and transport the direction again")
-    mask = token_scope_mask(x, scope)
-    if mode == "add":
-        return steer.add(x, direction.displacement("mixed"), strength, mask)
-    vector, name = _score_vector(direction)
-    if mode == "ablate":
-        return steer.ablate(x, direction.standardizer, vector, direction.centers[name], mask, strength=min(strength, 1.0))
-    gate = steer.gate_weights(x, direction.standardizer, vector, direction.centers[name], direction.units[name],
-                              threshold=threshold, mask=mask)
-    return steer.gated_add(x, direction.displacement("mixed"), strength, gate, mask)
+# ------------------------------------------------------------------------------------ which family
+
+
+def direction_family(direction: SafetyDirection) -> str | None:
+    """The family the direction was fitted for (its target metadata), or None when it does not say."""
+    target = direction.meta.get("target")
+    family = target.get("family") if isinstance(target, dict) else None
+    return family if isinstance(family, str) else None
+
+
+def primary_space(direction: SafetyDirection, family: Family | None) -> str:
+    """The space of the direction's own vectors (the others are in direction.spaces)."""
+    target = direction.meta.get("target")
+    space = target.get("space") if isinstance(target, dict) else None
+    if isinstance(space, str):
+        return space
+    if family is not None and family.layout == "sd3":  # a direction from before spaces were recorded
+        return "t5" if direction.width == 4096 else "clip_lg"
+    return "tokens"
+
+
+def space_directions(direction: SafetyDirection, family: Family | None) -> dict[str, SafetyDirection]:
+    """{space: direction}. With a family override, a T5-XXL token direction serves SD3's T5 rows and the
+    other way round (the same encoder under two space names)."""
+    spaces = {primary_space(direction, family): direction, **getattr(direction, "spaces", {})}
+    sd3 = family is not None and family.layout == "sd3"
+    if sd3 and "t5" not in spaces and "tokens" in spaces and spaces["tokens"].width == 4096:
+        spaces["t5"] = spaces.pop("tokens")
+    elif not sd3 and "tokens" not in spaces and "t5" in spaces:
+        spaces["tokens"] = spaces.pop("t5")
+    return spaces
+
+
+def _width_refusal(direction: SafetyDirection, width: int) -> ValueError:
+    target = direction.meta.get("target") if isinstance(direction.meta.get("target"), dict) else {}
+    return ValueError(
+        f"this direction was made for a {direction.width}-wide {target.get('family', '')} text encoder "
+        f"({target.get('model', 'unknown')}), but the conditioning is {width}-wide: fit an alignment for this model "
+        "(Fit Benign Alignment with its CLIP) and transport the direction again")
+
+
+def resolve_family(direction: SafetyDirection, conditioning: list, override: str = "auto") -> Family | None:
+    """The family whose layout rules read this conditioning.
+
+    auto: the family the direction was fitted for, after checking every entry could come from it (a
+    direction fitted for another family is refused). An explicit family is trusted: the user knows the
+    text encoders are the same (Flux and Chroma share T5-XXL, LTXV and Mochi too)."""
+    if override not in FAMILY_CHOICES:
+        raise ValueError(f"unknown family {override!r}: use one of {', '.join(FAMILY_CHOICES)}")
+    fitted = direction_family(direction)
+    if override != "auto":
+        if fitted is not None and fitted != override:
+            log.warning("CrossSteer: steering %s conditioning with a direction fitted for %s (family override)",
+                        override, fitted)
+        return FAMILIES[override]
+    family = FAMILIES.get(fitted or "")
+    widths = {entry[0].shape[-1] for entry in conditioning}
+    expected = family.widths if family is not None else (direction.width,)
+    for width in sorted(widths):
+        if width not in expected and not (family is None and direction.spaces):
+            raise _width_refusal(direction, width)
+    if family is None:
+        matches = {name for x, extras in conditioning for name in families_matching(x, extras)}
+        return FAMILIES[next(iter(matches))] if len(matches) == 1 else None
+    for x, extras in conditioning:
+        candidates = families_matching(x, extras)
+        if family.name not in candidates:
+            looks = " or ".join(family_label(c) for c in candidates) or "no family CrossSteer knows"
+            same = [c for c in candidates if FAMILIES[c].encoder == family.encoder]
+            hint = (f"; {family_label(same[0])} uses the same text encoder, so if that is this model set family to "
+                    f"{same[0]!r} to steer it anyway") if same else "; or set family if you know better"
+            raise ValueError(
+                f"this direction was fitted for {family.label}, but this conditioning is not {family.name}'s "
+                f"({describe_entry(x, extras)}: it looks like {looks}). Fit an alignment with this model's own CLIP "
+                f"and transport the direction again{hint}")
+    return family
+
+
+# ------------------------------------------------------------------------------------------ steering
+
+
+@dataclass
+class SteerPlan:
+    family: Family | None
+    directions: dict[str, SafetyDirection]
+    primary: str
+    strength: float
+    mode: str
+    scope: str
+    threshold: float
+    steer_pooled: bool
 
 
 def _score_vector(direction: SafetyDirection) -> tuple[torch.Tensor, str]:
@@ -46,13 +123,88 @@ def _score_vector(direction: SafetyDirection) -> tuple[torch.Tensor, str]:
     return direction.vectors[GLOBAL], GLOBAL
 
 
+def _gate(x: torch.Tensor, direction: SafetyDirection, mask: torch.Tensor | None, threshold: float) -> torch.Tensor:
+    """One gate weight per batch item; items with no token to score get 0 (nothing to steer there)."""
+    m = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device) if mask is None else mask
+    has = m.any(dim=1)
+    gate = torch.zeros(x.shape[0], dtype=torch.float32, device=x.device)
+    if has.any():
+        vector, name = _score_vector(direction)
+        gate[has] = steer.gate_weights(x[has], direction.standardizer, vector, direction.centers[name],
+                                       direction.units[name], threshold=threshold, mask=m[has])
+    return gate
+
+
+def _steer(x: torch.Tensor, direction: SafetyDirection, mask: torch.Tensor | None, plan: SteerPlan,
+           gate: torch.Tensor | None) -> torch.Tensor:
+    if plan.mode == "add":
+        return steer.add(x, direction.displacement("mixed"), plan.strength, mask)
+    if plan.mode == "ablate":
+        vector, name = _score_vector(direction)
+        return steer.ablate(x, direction.standardizer, vector, direction.centers[name], mask,
+                            strength=min(plan.strength, 1.0))
+    return steer.gated_add(x, direction.displacement("mixed"), plan.strength, gate, mask)
+
+
+def steer_entry(x: torch.Tensor, extras: dict, plan: SteerPlan) -> tuple[torch.Tensor, dict]:
+    """One CONDITIONING entry steered: each segment with the direction of its space, the pooled vector with
+    its own; a new tensor (and new pooled tensor) with the input's shape, dtype and device."""
+    work, missing = [], []
+    for seg in segments(plan.family, x, extras, plan.scope):
+        d = plan.directions.get(seg.space)
+        if d is None:
+            missing.append(seg.space)
+            continue
+        if d.width != seg.width:
+            raise _width_refusal(d, seg.width)
+        work.append((seg, d))
+    pooled = pooled_vector(plan.family, extras) if plan.steer_pooled else None
+    pooled_direction = plan.directions.get(POOLED) if pooled is not None else None
+    if pooled is not None and pooled_direction is None:
+        missing.append(POOLED)
+    if pooled_direction is not None and pooled_direction.width != pooled.shape[-1]:
+        raise _width_refusal(pooled_direction, pooled.shape[-1])
+    if not work and pooled_direction is None:
+        have = ", ".join(plan.directions) or "none"
+        raise ValueError(f"this direction has no map for any part of this conditioning (it needs "
+                         f"{', '.join(missing) or 'a token space'}; the direction has {have}): fit the alignment "
+                         "with the CLIP that made this conditioning, or set family")
+    if missing:
+        log.warning("CrossSteer: the direction has no %s space: those parts of the conditioning pass unchanged "
+                    "(fit the alignment with this model's CLIP to steer them)", ", ".join(missing))
+
+    gate = None
+    if plan.mode == "gated":  # one decision per prompt, from the primary space, applied to every space
+        scored = [(seg, d) for seg, d in work if seg.space == plan.primary] or work
+        if scored:
+            seg, d = scored[0]
+            gate = _gate(seg.view(x), d, seg.mask, plan.threshold)
+        else:
+            gate = _gate(pooled.unsqueeze(1), pooled_direction, None, plan.threshold)
+
+    steered = {seg.space: _steer(seg.view(x), d, seg.mask, plan, gate) for seg, d in work}
+    blocks = []
+    for seg in segments(plan.family, x, extras, "all"):  # every row, in order; columns past a segment kept
+        rows = x[:, seg.start:seg.stop]
+        block = steered.get(seg.space, rows[..., :seg.width])
+        blocks.append(torch.cat([block, rows[..., seg.width:]], dim=-1) if seg.width < x.shape[-1] else block)
+    out = torch.cat(blocks, dim=1) if len(blocks) > 1 else blocks[0]
+    if not steered:  # only the pooled vector moved: the tokens still come out as a new tensor
+        out = x.clone()
+    if pooled_direction is not None:
+        extras["pooled_output"] = _steer(pooled.unsqueeze(1), pooled_direction, None, plan, gate).squeeze(1)
+    return out, extras
+
+
 class ApplySafetySteering(io.ComfyNode):
     @classmethod
     def define_schema(cls):
         return io.Schema(
             node_id="CrossSteerApplySafetySteering", display_name="Apply Safety Steering", category=CATEGORY,
-            description="Edits CONDITIONING before the sampler: moves the prompt's tokens along the safety "
-                        "direction. Returns new conditioning; the input is never changed.",
+            description="Edits CONDITIONING before the sampler: moves the prompt's content tokens (and, where the "
+                        "model reads one, the pooled vector) along the safety direction, each space with its own "
+                        "map, following how the model family builds its conditioning. Returns new conditioning; "
+                        "the input is never changed.",
             inputs=[
                 io.Conditioning.Input("conditioning"),
                 SafetyDirectionType.Input("direction", tooltip="A transported (target-space) direction, or a "
@@ -64,24 +216,39 @@ class ApplySafetySteering(io.ComfyNode):
                 io.Combo.Input("mode", options=list(MODES), default="add",
                                tooltip="add: always push toward safe. ablate: lift only what lies on the unsafe side "
                                        "back to the benign center. gated: add, scaled by how unsafe the prompt scores."),
-                io.Combo.Input("tokens", options=list(TOKEN_SCOPES), default="non-padding",
-                               tooltip="Which token positions to edit; zeroed padding stays zero except with 'all'."),
+                io.Combo.Input("tokens", options=list(TOKEN_SCOPES), default="content",
+                               tooltip="content: the prompt's tokens as the family lays them out (no BOS or "
+                                       "template prefix, no zeroed or masked padding): the tokens the alignment was "
+                                       "calibrated on. non-padding: every row that is not zero. all: every row, "
+                                       "zeroed padding included."),
                 io.Float.Input("gate_threshold", default=1.0, min=-10.0, max=10.0, step=0.1,
                                tooltip="gated: benign spreads below the benign center at which the gate is half open."),
+                io.Boolean.Input("steer_pooled", default=True, optional=True,
+                                 tooltip="Also steer the pooled vector (SDXL, SD3, Flux, HunyuanVideo, HiDream), "
+                                         "through its own map."),
+                io.Combo.Input("family", options=list(FAMILY_CHOICES), default="auto", optional=True,
+                               tooltip="auto: the family the direction was fitted for, checked against the "
+                                       "conditioning. Set it only if you know better (Flux and Chroma share T5-XXL)."),
             ],
             outputs=[io.Conditioning.Output()],
         )
 
     @classmethod
-    def execute(cls, conditioning, direction, strength, mode, tokens, gate_threshold, alignment=None) -> io.NodeOutput:
+    def execute(cls, conditioning, direction, strength, mode, tokens, gate_threshold, alignment=None,
+                steer_pooled=True, family="auto") -> io.NodeOutput:
         if direction.meta.get("space") != "target":
             if alignment is None:
                 raise ValueError("this direction is still in the source LLM's space: connect the ALIGNMENT from Fit "
                                  "Benign Alignment, or transport it first (Transport Safety Direction)")
             direction = transport_with(direction, alignment)
+        direction.validate()  # every space; a direction damaged upstream must never steer (ablate reads it raw)
         steer.check_alpha(strength, "strength")
-        return io.NodeOutput(map_conditioning(
-            conditioning, lambda x, extras: (steer_tensor(x, direction, strength, mode, tokens, gate_threshold), extras)))
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
+        resolved = resolve_family(direction, entries(conditioning), family)
+        plan = SteerPlan(resolved, space_directions(direction, resolved), primary_space(direction, resolved),
+                         strength, mode, tokens, gate_threshold, bool(steer_pooled))
+        return io.NodeOutput(map_conditioning(conditioning, lambda x, extras: steer_entry(x, extras, plan)))
 
 
 class CategoryVectorMixer(io.ComfyNode):
@@ -129,11 +296,17 @@ class SaveSafetyDirection(io.ComfyNode):
             raise ValueError(f"{filename!r} is not a usable file name")
         root = folders.folders(folders.DIRECTIONS_FOLDER)[0]
         root.mkdir(parents=True, exist_ok=True)
-        path, n = root / f"{stem}.safetensors", 1
-        while path.exists():
-            path, n = root / f"{stem}_{n:03d}.safetensors", n + 1
-        direction.save(path)
-        return io.NodeOutput(path.name, ui={"text": [path.name]})
+        # claim the first free name atomically: an existing file is never overwritten
+        for n in range(1000):
+            path = root / (f"{stem}.safetensors" if n == 0 else f"{stem}_{n:03d}.safetensors")
+            try:
+                direction.save(path, overwrite=False)
+            except ArtifactError as err:
+                if isinstance(err.__cause__, FileExistsError):
+                    continue
+                raise
+            return io.NodeOutput(path.name, ui={"text": [path.name]})
+        raise ValueError(f"{stem}.safetensors and 999 numbered variants exist in {root}: choose another filename")
 
 
 class LoadSafetyDirection(io.ComfyNode):

@@ -129,7 +129,9 @@ class InProcessComfy:
             raise AssertionError(f"graph did not validate: {valid[1]} {valid[3]}")
         self.executor.execute(prompt, prompt_id, {}, valid[2])
         if not self.executor.success:
-            raise AssertionError(f"graph failed: {self.executor.status_messages}")
+            errors = [m[1] for m in self.executor.status_messages if m[0] == "execution_error"]
+            brief = [{k: e.get(k) for k in ("node_type", "exception_type", "exception_message")} for e in errors]
+            raise AssertionError(f"graph failed: {brief or self.executor.status_messages}")
         return self.executor.history_result["outputs"]
 
 
@@ -188,7 +190,9 @@ class ComfyServer:
             if prompt_id in history:
                 entry = history[prompt_id]
                 if entry["status"]["status_str"] != "success":
-                    raise AssertionError(f"graph failed: {entry['status']['messages']}")
+                    errors = [m[1] for m in entry["status"]["messages"] if m[0] == "execution_error"]
+                    brief = [{k: e.get(k) for k in ("node_type", "exception_type", "exception_message")} for e in errors]
+                    raise AssertionError(f"graph failed: {brief or entry['status']['messages']}")
                 return entry["outputs"]
             time.sleep(0.3)
         raise AssertionError(f"graph {prompt_id} did not finish within {timeout}s")

@@ -34,3 +34,35 @@ def comfy_server(comfy_base, tmp_path_factory):
     server = comfy_harness.ComfyServer(comfy_base, tmp_path_factory.mktemp("logs") / "comfyui.log")
     yield server
     server.stop()
+
+
+# ------------------------------------------------------------------ real embedded text encoders (slow tests)
+def _embedded_encoder(name: str):
+    """An embedded model loaded once per session, without the on-disk embedding cache (tests that need a
+    cache attach their own), so no test reads vectors that an older version of the code computed."""
+    from crosssteer.directions.encoders import EncoderError, load_encoder
+
+    try:
+        return load_encoder(name, use_cache=False)
+    except EncoderError as err:
+        if "is not installed" in str(err):
+            pytest.skip(f"{err} (scripts/setup.sh installs it)")
+        raise
+
+
+@pytest.fixture(scope="session")
+def smollm2():
+    """SmolLM2-135M (GGUF, dequantised once into the model cache): causal, 576 wide, 30 layers."""
+    return _embedded_encoder("smollm2-135m")
+
+
+@pytest.fixture(scope="session")
+def gemma3():
+    """Gemma 3 270M (GGUF): causal, 640 wide, 18 layers."""
+    return _embedded_encoder("gemma3-270m")
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    """all-MiniLM-L6-v2: a BERT encoder, 384 wide, 6 layers."""
+    return _embedded_encoder("minilm-l6")

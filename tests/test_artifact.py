@@ -225,7 +225,8 @@ def test_nan_tensor(tmp_path):
 
 @pytest.mark.parametrize(
     ("fmt", "message"),
-    [("2", "uses format version 2, newer than this CrossSteer reads \\(1\\): update CrossSteer"),
+    [(str(FORMAT_VERSION + 1),
+      f"uses format version {FORMAT_VERSION + 1}, newer than this CrossSteer reads \\({FORMAT_VERSION}\\): update CrossSteer"),
      ("one", "unknown format version 'one'"), ("0", "unknown format version '0'")],
 )
 def test_wrong_format_version(tmp_path, fmt, message):

@@ -113,12 +113,6 @@ def _conditioning(batch: int = 1, tokens: int = 77, width: int = 768, padded_fro
             [x.clone() * 2, {"clip_start_percent": 0.5, "attention_mask": torch.ones(batch, tokens)}]]
 
 
-def _as_direction(direction):
-    """The node modules were loaded by ComfyUI under another module name: round-trip through a file so
-    the node sees its own SafetyDirection class (exactly what Load Safety Direction does)."""
-    return direction
-
-
 def test_apply_adds_exactly_strength_times_displacement_on_content_tokens_only(comfy, target_direction):
     apply = _node(comfy, "CrossSteerApplySafetySteering")
     cond = _conditioning(batch=2, padded_from=60)

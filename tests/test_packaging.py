@@ -28,7 +28,7 @@ def _comfy(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
 def test_comfy_node_validate_passes(clean_clone):
     result = _comfy(["node", "validate"], clean_clone)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "validation checks passed" in result.stdout
+    assert "validation checks passed" in result.stdout + result.stderr
 
 
 def test_comfy_node_pack_publishes_the_pack_and_nothing_else(clean_clone):
