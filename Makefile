@@ -5,7 +5,7 @@ setup:
 	bash scripts/setup.sh
 
 test: setup
-	.venv/bin/python -m pytest
+	OMP_WAIT_POLICY=PASSIVE .venv/bin/python -m pytest
 
 demo: setup
 	.venv/bin/crosssteer demo

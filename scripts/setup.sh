@@ -19,6 +19,16 @@ trap 'fail "line $LINENO: \"$BASH_COMMAND\" exited with $?"' ERR
 stamp_ok() { [ -f "$VENV/.stamp-$1" ] && [ "$(cat "$VENV/.stamp-$1")" = "$2" ]; }
 stamp_set() { printf '%s' "$2" > "$VENV/.stamp-$1"; }
 
+step "0/5 system packages: chromium (for the browser tests)"
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium) > "${TMPDIR:-/tmp}/crosssteer-apt.log" 2>&1 \
+      || fail "apt-get install chromium failed (log: ${TMPDIR:-/tmp}/crosssteer-apt.log)"
+  else
+    printf '[setup] chromium is not installed and apt-get is not usable here: the browser tests will be skipped\n'
+  fi
+fi
+
 step "1/5 virtual environment in $VENV"
 if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV" || fail "could not create a venv with $PY (need Python >= 3.10 with venv)"
