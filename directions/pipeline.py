@@ -228,9 +228,13 @@ def evaluate_transfer(source: HFEncoder, target: HFEncoder, pairs: Sequence[Prom
                    for c in d.categories if (idx := [i for i, k in enumerate(cats_held) if k == c])}
         top1 = estimate.category_top1({c: d.vectors[c] for c in d.categories}, zu, cats_held,
                                       reference_z=align.calibration_anchors.float())
-        return {"auroc": estimate.separation(d.vectors[GLOBAL], zu, zs), "per_category_auroc": per_cat,
+        d_global = d.vectors[GLOBAL]
+        return {"auroc": estimate.separation(d_global, zu, zs), "per_category_auroc": per_cat,
                 "category_top1": top1["top1"], "category_confusion": top1, "unit": d.units[GLOBAL],
-                "center": d.centers[GLOBAL]}
+                "center": d.centers[GLOBAL],
+                # held-out scores in benign spreads from the benign center: what the report plots
+                "scores": {kind: ((z @ d_global - d.centers[GLOBAL]) / d.units[GLOBAL]).tolist()
+                           for kind, z in (("unsafe", zu), ("safe", zs))}}
 
     benign_t = anchor_t  # all anchors; the alignment kept 20% of them out of its fit
     report = {

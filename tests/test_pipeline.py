@@ -6,6 +6,7 @@ cache in a temporary folder, so each (model, layer, prompt) is embedded once per
 """
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
 import math
@@ -99,7 +100,7 @@ def test_extract_direction_separates_heldout_pairs(direction, pairs, tmp_path):
     assert (loaded.units, loaded.centers) == (direction.units, direction.centers)
 
 
-def test_evaluate_transfer_report(source, target, pairs, anchors):
+def test_evaluate_transfer_report(source, target, pairs, anchors, tmp_path):
     report = evaluate_transfer(source, target, pairs, anchors, source_layer=SOURCE_LAYER, target_layer=TARGET_LAYER)
     json.dumps(report, allow_nan=False)  # the CLI writes it as JSON
     native, moved = report["native"], report["transported"]
@@ -126,6 +127,29 @@ def test_evaluate_transfer_report(source, target, pairs, anchors):
     timings = report["timings"]
     assert {"layer_scan", "embedding", "alignment", "directions", "evaluation", "total"} <= set(timings)
     assert math.isclose(timings["total"], sum(v for k, v in timings.items() if k != "total"), abs_tol=0.01)
+
+    # the demo's report folder: every figure as CSV, plots as PNG, the same numbers as the report
+    from PIL import Image
+
+    from crosssteer.directions.estimate import auroc
+    from crosssteer.directions.report import write_report
+
+    for side in (native, moved):
+        scores = {k: torch.tensor(v) for k, v in side["scores"].items()}
+        assert len(scores["unsafe"]) == len(scores["safe"]) == report["pairs"]["n_test"]
+        assert auroc(scores["safe"], scores["unsafe"]) == pytest.approx(side["auroc"], abs=1e-6)
+    written = {p.name for p in write_report(report, tmp_path / "demo")}
+    assert {"report.json", "summary.csv", "per_category_auroc.csv", "alpha_sweep.csv", "scores.csv",
+            "confusion_native.csv", "confusion_transported.csv", "score_distributions.png",
+            "per_category_auroc.png", "alpha_sweep.png", "category_confusion.png"} <= written
+    with open(tmp_path / "demo" / "summary.csv") as handle:
+        rows = {r["metric"]: r for r in csv.DictReader(handle)}
+    assert float(rows["heldout_auroc"]["transported"]) == pytest.approx(moved["auroc"])
+    with open(tmp_path / "demo" / "scores.csv") as handle:
+        assert sum(1 for _ in handle) == 1 + 4 * report["pairs"]["n_test"]
+    for png in ("score_distributions", "per_category_auroc", "alpha_sweep", "category_confusion"):
+        with Image.open(tmp_path / "demo" / f"{png}.png") as image:
+            assert image.width > 600 and image.height > 300
 
 
 # ------------------------------------------------------------------ the command line
