@@ -84,24 +84,24 @@ def cmd_extract(args) -> int:
 
 def cmd_fit_alignment(args) -> int:
     from .artifact import save_alignment
+    from .encoders import describe
     from .pipeline import alignment_summary
     from .prompts import load_anchors
 
     anchors = load_anchors(args.anchors)
     progress = _Progress(args.quiet)
-    sides = {}
+    embeddings, meta = {}, {}
     for role in ("source", "target"):
+        # one model in memory at a time: only its description and anchor embeddings are kept
         enc = _encoder(getattr(args, role), args)
         layer = getattr(args, f"{role}_layer")
         layer = enc.layer_index(-1 if layer == "auto" else layer)
-        emb = enc.embed_layers(anchors, [layer], args.pooling, progress=lambda d, t: progress(f"anchors ({role})", d, t))
-        sides[role] = (enc, layer, emb[layer])
+        embeddings[role] = enc.embed_layers(anchors, [layer], args.pooling,
+                                            progress=lambda d, t: progress(f"anchors ({role})", d, t))[layer]
+        meta[role] = {**describe(enc), "layer": layer, "pooling": args.pooling}
         del enc
     progress.done()
-    fit = transport.fit_alignment(sides["source"][2], sides["target"][2], method=args.method, seed=args.seed)
-    from .encoders import describe
-
-    meta = {role: {**describe(enc), "layer": layer, "pooling": args.pooling} for role, (enc, layer, _) in sides.items()}
+    fit = transport.fit_alignment(embeddings["source"], embeddings["target"], method=args.method, seed=args.seed)
     save_alignment(args.out, fit, meta)
     print(json.dumps(alignment_summary(fit), indent=2))
     print(f"saved {args.out}")

@@ -24,6 +24,12 @@ def _quiet(_stage: str, _done: int, _total: int) -> None:
     pass
 
 
+def _calibration(vectors: dict[str, torch.Tensor], benign_z: torch.Tensor) -> dict[str, dict[str, float]]:
+    """{"centers": ..., "units": ...}: each vector's benign mean score and spread (alpha's unit)."""
+    measured = {name: calibrate(v, benign_z) for name, v in vectors.items()}
+    return {"centers": {n: c for n, (c, _u) in measured.items()}, "units": {n: u for n, (_c, u) in measured.items()}}
+
+
 @dataclass
 class PairEmbeddings:
     """Unsafe and safe embeddings [N, D] of a list of pairs, with their categories."""
@@ -102,9 +108,8 @@ def extract_direction(encoder: HFEncoder, pairs: Sequence[PromptPair], *, layer:
     }
     direction = SafetyDirection.from_direction_set(ds, standardizer, meta)
     # until anchors calibrate it (transport), the safe fit prompts are the benign reference
-    calibrated = {name: calibrate(v, s[:n]) for name, v in direction.vectors.items()}
-    direction.centers = {name: c for name, (c, _u) in calibrated.items()}
-    direction.units = {name: u for name, (_c, u) in calibrated.items()}
+    calibration = _calibration(direction.vectors, s[:n])
+    direction.centers, direction.units = calibration["centers"], calibration["units"]
     return direction.validate()
 
 
@@ -117,13 +122,9 @@ def transport_direction(direction: SafetyDirection, fit: AlignmentFit, target: d
         raise ValueError("this direction is already in a target space: transport a source-space direction")
     vectors = {n: direction.standardizer.reexpress(v, fit.source) for n, v in direction.vectors.items()}
     moved = transport_vectors(vectors, fit)
-    anchors = fit.calibration_anchors.float()
-    calibrated = {n: calibrate(v, anchors) for n, v in moved.items()}
     meta = dict(direction.meta, space="target", target=target, alignment=alignment_summary(fit))
-    return SafetyDirection(vectors=moved, standardizer=fit.target,
-                           units={n: c[1] for n, c in calibrated.items()},
-                           centers={n: c[0] for n, c in calibrated.items()},
-                           weights=direction.weights, meta=meta).validate()
+    return SafetyDirection(vectors=moved, standardizer=fit.target, weights=direction.weights, meta=meta,
+                           **_calibration(moved, fit.calibration_anchors.float())).validate()
 
 
 def alignment_summary(fit: AlignmentFit) -> dict:
@@ -217,7 +218,7 @@ def evaluate_transfer(source: HFEncoder, target: HFEncoder, pairs: Sequence[Prom
     source_dir = directions_in(emb_s, align.source, describe(source))
     native = directions_in(emb_t, align.target, describe(target))
     transported = transport_direction(source_dir, align, describe(target))
-    native = transport_identity(native, align)  # calibrate the native vectors on the same anchors
+    native = calibrate_native(native, align)
     lap("directions")
 
     held_u, held_s = emb_t.unsafe[n:], emb_t.safe[n:]
@@ -257,14 +258,11 @@ def evaluate_transfer(source: HFEncoder, target: HFEncoder, pairs: Sequence[Prom
     return report
 
 
-def transport_identity(direction: SafetyDirection, fit: AlignmentFit) -> SafetyDirection:
+def calibrate_native(direction: SafetyDirection, fit: AlignmentFit) -> SafetyDirection:
     """A target-space direction (the native baseline) calibrated on the alignment's target anchors."""
-    anchors = fit.calibration_anchors.float()
     vectors = {n: direction.standardizer.reexpress(v, fit.target) for n, v in direction.vectors.items()}
-    cal = {n: calibrate(v, anchors) for n, v in vectors.items()}
-    return SafetyDirection(vectors=vectors, standardizer=fit.target, units={n: c[1] for n, c in cal.items()},
-                           centers={n: c[0] for n, c in cal.items()},
-                           meta=dict(direction.meta, space="target")).validate()
+    return SafetyDirection(vectors=vectors, standardizer=fit.target, meta=dict(direction.meta, space="target"),
+                           **_calibration(vectors, fit.calibration_anchors.float())).validate()
 
 
 def _steering_report(transported: SafetyDirection, native: SafetyDirection, unsafe: torch.Tensor, safe: torch.Tensor,
