@@ -301,21 +301,29 @@ def mangled(data, tensors: dict, meta: dict, kind: str) -> bytes:
     return blob
 
 
+def tallied(name: str, call, refusal: type[Exception], origin):
+    """Run one loader on one malformed input and count the outcome: (refusal, None) when it refused with
+    the expected error (its message, with `origin` and numbers blanked, is collected), (None, result) when
+    it loaded. Any other exception fails the test."""
+    tally = TALLY[name]
+    tally["tried"] += 1
+    try:
+        result = call()
+    except refusal as exc:
+        tally["refused"] += 1
+        tally["messages"].add(_template(str(exc), origin))
+        return exc, None
+    tally["loaded"] += 1
+    return None, result
+
+
 def load_checked(loader_name: str, loader, path, blob: bytes):
     """Write the file and load it: ArtifactError (counted) or a result; anything else fails the test."""
     path.write_bytes(blob)
-    tally = TALLY[loader_name]
-    tally["tried"] += 1
     started = time.monotonic()
-    try:
-        result = loader(path)
-    except ArtifactError as exc:
-        tally["refused"] += 1
-        tally["messages"].add(_template(str(exc), path))
-        assert str(path) in str(exc) or path.name in str(exc), f"the message does not name the file: {exc}"
-        result = None
-    else:
-        tally["loaded"] += 1
+    refused, result = tallied(loader_name, lambda: loader(path), ArtifactError, path)
+    if refused is not None:
+        assert str(path) in str(refused) or path.name in str(refused), f"the message does not name the file: {refused}"
     assert time.monotonic() - started < SECONDS_PER_FILE
     return result
 
@@ -512,16 +520,9 @@ def test_prompt_loaders_refuse_every_malformed_file(workdir, lines, newline, enc
     path.write_bytes(newline.join(lines).encode(encoding, errors="replace") + junk)
     loaders = [("load_anchors", prompts.load_anchors)] + ([("load_pairs", prompts.load_pairs)] if suffix != ".txt" else [])
     for name, loader in loaders:
-        tally = TALLY[name]
-        tally["tried"] += 1
         started = time.monotonic()
-        try:
-            result = loader(path)
-        except PromptFileError as exc:
-            tally["refused"] += 1
-            tally["messages"].add(_template(str(exc), path))
-        else:
-            tally["loaded"] += 1
+        refused, result = tallied(name, lambda: loader(path), PromptFileError, path)
+        if refused is None:
             assert result and all(isinstance(r, (str, prompts.PromptPair)) for r in result)
         assert time.monotonic() - started < SECONDS_PER_FILE
 
@@ -530,15 +531,8 @@ def test_prompt_loaders_refuse_every_malformed_file(workdir, lines, newline, enc
 @given(text=st.one_of(st.text(max_size=300), LINES.map("\n".join)))
 def test_pasted_text_is_parsed_or_refused_clearly(text):
     for name, parse in (("parse_pairs_text", prompts.parse_pairs_text), ("parse_anchor_text", prompts.parse_anchor_text)):
-        tally = TALLY[name]
-        tally["tried"] += 1
-        try:
-            result = parse(text)
-        except PromptFileError as exc:
-            tally["refused"] += 1
-            tally["messages"].add(_template(str(exc), "pasted text"))
-        else:
-            tally["loaded"] += 1
+        refused, result = tallied(name, lambda: parse(text), PromptFileError, "pasted text")
+        if refused is None:
             assert result
 
 
