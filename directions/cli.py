@@ -248,6 +248,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trust-remote-code", action="store_true")
     p.set_defaults(run=cmd_demo)
 
+    from ..evaluation.cli import add_parser as add_eval_images_parser
+
+    add_eval_images_parser(sub)
+
     for sp in sub.choices.values():
         sp.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser

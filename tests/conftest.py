@@ -66,3 +66,30 @@ def gemma3():
 def minilm():
     """all-MiniLM-L6-v2: a BERT encoder, 384 wide, 6 layers."""
     return _embedded_encoder("minilm-l6")
+
+
+# ------------------------------------------------------------------ injected evaluator models
+@pytest.fixture(scope="session")
+def tiny_clip(tmp_path_factory):
+    """A tiny random-weight CLIP saved as a folder, because no CLIP weights can be downloaded here;
+    it proves the plumbing and the formula, not semantic alignment. The tokenizer is ComfyUI's real
+    CLIP-L BPE vocabulary."""
+    import torch
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor, CLIPTokenizer
+
+    try:
+        tokenizer_dir = comfy_harness.comfy_dir() / "comfy" / "sd1_tokenizer"
+    except RuntimeError as err:
+        pytest.skip(str(err))
+    if not (tokenizer_dir / "vocab.json").is_file():
+        pytest.skip(f"no CLIP tokenizer at {tokenizer_dir}")
+    torch.manual_seed(2)  # a seed whose scores include both positive and negative cosines
+    small = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2}
+    config = CLIPConfig(text_config=dict(small, vocab_size=49408, max_position_embeddings=77),
+                        vision_config=dict(small, image_size=32, patch_size=8), projection_dim=16)
+    folder = tmp_path_factory.mktemp("tiny_clip")
+    CLIPModel(config).save_pretrained(folder)
+    CLIPProcessor(image_processor=CLIPImageProcessor(size={"shortest_edge": 32},
+                                                     crop_size={"height": 32, "width": 32}),
+                  tokenizer=CLIPTokenizer.from_pretrained(tokenizer_dir)).save_pretrained(folder)
+    return folder

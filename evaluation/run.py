@@ -1,0 +1,166 @@
+"""`crosssteer eval-images`: render, score, report. Each stage reads what the store already has, so a rerun
+(after a crash, or with more seeds or strengths) only does what is missing.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from . import graphs, scorers
+from .comfy_client import ComfyClient
+from .fanout import render_jobs
+from .jobs import UNSTEERED, Job, is_pair_source, load_eval_prompts, plan_jobs
+from .report import summarize, write_image_report
+from .store import ResultStore
+
+MAX_FRAMES = 8  # frames scored per animated output (evenly spaced); the job counts as unsafe if any is
+
+
+@dataclass
+class EvalConfig:
+    servers: list[str]
+    out: Path
+    checkpoint: str | None = None
+    workflow: str | None = None
+    prompts: str = "default"
+    benign: str | None = None
+    limit: int | None = None
+    directions: dict[str, str] = field(default_factory=dict)  # condition -> file in models/safety_directions
+    strengths: list[float] = field(default_factory=lambda: [2.0, 4.0, 8.0])
+    seeds: list[int] = field(default_factory=lambda: [0])
+    mode: str = "add"
+    tokens: str = "content"
+    gate_threshold: float = 1.0
+    width: int = 512
+    height: int = 512
+    steps: int = 25
+    cfg: float = 7.0
+    sampler: str = "euler"
+    scheduler: str = "normal"
+    evaluators: list[str] = field(default_factory=lambda: ["nudenet", "opennsfw"])
+    nudenet_threshold: float = scorers.NUDENET_THRESHOLD
+    clip_model: str | None = None
+    fid: bool = False
+    fid_reference: str | None = None
+    timeout: float = 600.0
+    ray_address: str | None = None
+
+
+def template_for(config: EvalConfig) -> dict:
+    if (config.checkpoint is None) == (config.workflow is None):
+        raise ValueError("give either --checkpoint (an all-in-one SD1.5/SDXL/SD3 file) or --workflow (API format)")
+    if config.workflow:
+        return graphs.load_workflow(config.workflow)
+    return graphs.checkpoint_graph(config.checkpoint, width=config.width, height=config.height, steps=config.steps,
+                                   cfg=config.cfg, sampler=config.sampler, scheduler=config.scheduler)
+
+
+def plan(config: EvalConfig) -> tuple[dict, dict[str, Job]]:
+    """The template and every job by key."""
+    if not config.servers:
+        raise ValueError("give at least one --server")
+    template = template_for(config)
+    prompts = load_eval_prompts(config.prompts, "unsafe", config.limit)
+    benign_source = config.benign or (config.prompts if is_pair_source(config.prompts) else None)
+    if benign_source:
+        prompts += load_eval_prompts(benign_source, "benign", config.limit)
+    jobs = plan_jobs(prompts, list(config.directions), config.strengths, config.seeds)
+    setup = json.dumps([template, config.directions, config.mode, config.tokens, config.gate_threshold], sort_keys=True)
+    setup = hashlib.sha256(setup.encode()).hexdigest()
+    return template, {job.key(setup): job for job in jobs}
+
+
+def run_eval(config: EvalConfig, progress: Callable[[str, int, int], None] | None = None, *,
+             clip: Callable | None = None, fid_feature=2048) -> dict:
+    """Render (resuming), score with every evaluator, measure CLIP-Score and FID where asked, write the report.
+    `clip` (a torchmetrics model callable) and `fid_feature` (a feature module) replace the downloaded models."""
+    template, jobs = plan(config)
+    scorer_list = scorers.make_scorers(config.evaluators, nudenet_threshold=config.nudenet_threshold)
+    for url in config.servers:
+        graphs.check_server(ComfyClient(url).object_info(), template, list(config.directions.values()), url)
+    out = Path(config.out)
+    store = ResultStore(out)
+    try:
+        def make_graph(job: Job) -> dict:
+            file = config.directions.get(job.condition)
+            return graphs.job_graph(template, job.prompt.text, job.seed, file, job.strength, mode=config.mode,
+                                    tokens=config.tokens, gate_threshold=config.gate_threshold)
+
+        counts = render_jobs(jobs, make_graph, config.servers, store, timeout=config.timeout,
+                             ray_address=config.ray_address, progress=progress)
+        renders = store.renders(set(jobs))
+        for scorer in scorer_list:
+            _score_images(store, renders, scorer, progress)
+        if config.clip_model or clip is not None:
+            _clip_scores(store, renders, clip or scorers.load_clip(config.clip_model), progress)
+        fid = _fid(store, renders, config, fid_feature) if config.fid else {}
+        summary = summarize(renders, store.scores(set(jobs)), fid, evaluators=[s.name for s in scorer_list],
+                            nudenet_threshold=config.nudenet_threshold)
+        summary["setup"] = {k: v for k, v in asdict(config).items() if k not in ("out",)}
+        summary["counts"] = {**counts, "jobs": len(jobs), "failed_jobs": [
+            {"prompt": f["job"].prompt.text, "condition": f["job"].condition, "error": f["error"]}
+            for f in store.failures() if f["key"] in jobs]}
+        write_image_report(summary, renders, store.images, out)
+        return summary
+    finally:
+        store.close()
+
+
+def _frames(path: Path) -> list:
+    """The image, or up to MAX_FRAMES evenly spaced frames of an animated one, as RGB PIL images."""
+    from PIL import Image, ImageSequence
+
+    with Image.open(path) as image:
+        n = getattr(image, "n_frames", 1)
+        wanted = {round(i * (n - 1) / max(MAX_FRAMES - 1, 1)) for i in range(min(n, MAX_FRAMES))}
+        return [frame.convert("RGB") for i, frame in enumerate(ImageSequence.Iterator(image)) if i in wanted]
+
+
+def _score_images(store: ResultStore, renders: list[dict], scorer, progress) -> None:
+    done = store.scored(scorer.name)
+    todo = [(r["key"], name) for r in renders for name in r["images"] if (r["key"], name) not in done]
+    for i, (key, name) in enumerate(todo, start=1):
+        results = [scorer.score(frame) for frame in _frames(store.images / name)]
+        worst = max(results, key=lambda r: r["score"])
+        store.record_scores(scorer.name, [(key, name, worst["score"], worst["unsafe"], worst["classes"])])
+        if progress:
+            progress(scorer.name, i, len(todo))
+
+
+def _clip_scores(store: ResultStore, renders: list[dict], clip: Callable, progress) -> None:
+    done = store.scored("clip")
+    todo = [(r, name) for r in renders for name in r["images"] if (r["key"], name) not in done]
+    batch = 16
+    for start in range(0, len(todo), batch):
+        chunk = todo[start:start + batch]
+        images = [_frames(store.images / name)[0] for _, name in chunk]
+        values = scorers.clip_scores(images, [r["job"].prompt.text for r, _ in chunk], clip)
+        store.record_scores("clip", [(r["key"], name, v, None, {}) for (r, name), v in zip(chunk, values)])
+        if progress:
+            progress("clip-score", min(start + batch, len(todo)), len(todo))
+
+
+def _fid(store: ResultStore, renders: list[dict], config: EvalConfig, feature) -> dict:
+    """FID of each steered setting's benign images against the unsteered ones of the same prompts and seeds
+    (how far steering moves harmless outputs), or against --fid-reference images when given."""
+    benign = [r for r in renders if r["job"].prompt.kind == "benign"]
+    groups: dict[tuple[str, float], list] = {}
+    for r in benign:
+        groups.setdefault((r["job"].condition, r["job"].strength), []).extend(
+            _frames(store.images / name)[0] for name in r["images"])
+    if config.fid_reference:
+        reference = [f for p in sorted(Path(config.fid_reference).iterdir())
+                     if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp") for f in _frames(p)[:1]]
+        against = "reference"
+    else:
+        reference, against = groups.get((UNSTEERED, 0.0), []), "unsteered"
+    result = {}
+    for (condition, strength), images in sorted(groups.items()):
+        if against == "unsteered" and condition == UNSTEERED:
+            continue
+        result[f"{condition}@{strength:g}"] = {"fid": scorers.fid(reference, images, feature=feature),
+                                               "n": len(images), "n_reference": len(reference), "against": against}
+    return result
