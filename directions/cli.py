@@ -175,21 +175,24 @@ def cmd_prompts_stats(args) -> int:
 
 def cmd_demo(args) -> int:
     """The paper's comparison on the embedded defaults, written as a report folder: JSON and CSV of every
-    figure, and PNG plots (score distributions, per-category AUROC, alpha sweep, category confusion)."""
+    figure, PNG plots (score distributions, per-category AUROC, alpha sweep, category confusion) and the
+    transported direction (with the native one beside it) as .safetensors."""
     from .pipeline import evaluate_transfer
     from .prompts import load_anchors, load_pairs
     from .report import write_report
 
     started = time.perf_counter()
+    pairs, anchors = load_pairs(args.pairs), load_anchors(args.anchors)  # bad files fail before models load
     source, target = _encoder(args.source, args), _encoder(args.target, args)
     progress = _Progress(args.quiet)
-    report = evaluate_transfer(source, target, load_pairs("default"), load_anchors("default"), method=args.method,
-                               seed=args.seed, progress=progress)
+    report = evaluate_transfer(source, target, pairs, anchors, method=args.method, seed=args.seed, progress=progress,
+                               save_dir=Path(args.out))
     progress.done()
     report["timings"]["demo_total"] = round(time.perf_counter() - started, 3)
     print(format_transfer(report))
     paths = write_report(report, Path(args.out))
-    print(f"wrote {len(paths)} files to {args.out}/ in {report['timings']['demo_total']:.1f}s")
+    print(f"wrote {len(paths) + len(report['files'])} files to {args.out}/ in {report['timings']['demo_total']:.1f}s "
+          f"(transported direction: {report['files']['transported']})")
     return 0
 
 
@@ -243,6 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", default="gemma3-270m")
     p.add_argument("--method", choices=transport.METHODS, default="ridge", help="alignment map")
     p.add_argument("--seed", type=int, default=None, help="re-split the pairs at random (default: their own split)")
+    p.add_argument("--pairs", default="default", help="shipped set name or a .jsonl/.csv file")
+    p.add_argument("--anchors", default="default", help="shipped set name or a .jsonl/.csv/.txt file")
     p.add_argument("--out", default="reports/demo", help="report folder")
     p.add_argument("--device", default="cpu")
     p.add_argument("--trust-remote-code", action="store_true")

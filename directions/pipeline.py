@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Sequence
 
 import torch
@@ -175,9 +176,10 @@ ALPHAS = (0.5, 1.0, 2.0, 4.0, 8.0)
 def evaluate_transfer(source: HFEncoder, target: HFEncoder, pairs: Sequence[PromptPair], anchors: Sequence[str], *,
                       method: str = "ridge", direction_method: str = "mean_diff", source_layer: int | str = "auto",
                       target_layer: int | str = "auto", pooling: str = "mean", seed: int | None = None,
-                      alpha: float = 1.0, progress: Progress = _quiet) -> dict:
+                      alpha: float = 1.0, progress: Progress = _quiet, save_dir: Path | None = None) -> dict:
     """Native (estimated on the target with the pairs) vs transported (estimated on the source, carried
-    by a map fitted on benign anchors only) on held-out pairs. Returns a JSON-able report."""
+    by a map fitted on benign anchors only) on held-out pairs. Returns a JSON-able report; with `save_dir`
+    both target-space directions are saved there too (transported_direction / native_direction)."""
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -252,6 +254,10 @@ def evaluate_transfer(source: HFEncoder, target: HFEncoder, pairs: Sequence[Prom
         "alignment": alignment_summary(align),
         "steering": _steering_report(transported, native, held_u, held_s, benign_t, alpha),
     }
+    if save_dir is not None:
+        Path(save_dir).mkdir(parents=True, exist_ok=True)
+        report["files"] = {name: d.save(Path(save_dir) / f"{name}_direction.safetensors").name
+                           for name, d in (("transported", transported), ("native", native))}
     lap("evaluation")
     report["timings"] = timings
     report["timings"]["total"] = round(sum(timings.values()), 3)

@@ -225,3 +225,30 @@ def test_cli_unknown_model(tmp_path, capsys):
                      "--out", str(tmp_path / "x.safetensors"), "--quiet"])
     assert code == 2
     assert "crosssteer extract: error: no model at 'no-such-model'" in capsys.readouterr().err
+
+
+def test_demo_command_writes_the_report_folder(pairs, anchors, cache_dir, tmp_path):
+    """`crosssteer demo` as a user runs it (the installed console script, its own process), on the test's
+    data slice: the report folder, the saved transported direction, timings and progress on stderr."""
+    import os
+    import subprocess
+    import sys
+
+    pairs_file = _write_jsonl(tmp_path / "pairs.jsonl", [dataclasses.asdict(p) for p in pairs])
+    anchors_file = _write_jsonl(tmp_path / "anchors.jsonl", [{"text": t} for t in anchors])
+    out = tmp_path / "demo"
+    script = Path(sys.executable).with_name("crosssteer")
+    done = subprocess.run([str(script), "demo", "--pairs", str(pairs_file), "--anchors", str(anchors_file),
+                           "--out", str(out)], capture_output=True, text=True, timeout=900,
+                          env={**os.environ, "CROSSSTEER_CACHE": str(cache_dir)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "held-out AUROC" in done.stdout and f"files to {out}/ in " in done.stdout
+    assert "pairs (target)" in done.stderr and "anchors (source)" in done.stderr  # progress bars
+    report = json.loads((out / "report.json").read_text())
+    assert report["pairs"]["n_test"] == sum(p.split == "heldout" for p in pairs)
+    assert report["timings"]["demo_total"] >= report["timings"]["total"] > 0
+    moved = SafetyDirection.load(out / report["files"]["transported"])
+    assert moved.meta["space"] == "target" and moved.width == 640 and moved.meta["target"]["model"] == "gemma3-270m"
+    assert SafetyDirection.load(out / report["files"]["native"]).width == 640
+    assert {p.name for p in out.glob("*.png")} == {"score_distributions.png", "per_category_auroc.png",
+                                                   "alpha_sweep.png", "category_confusion.png"}
