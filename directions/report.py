@@ -12,7 +12,7 @@ SIDES = ("native", "transported")
 COLORS = {"native": "#4C72B0", "transported": "#DD8452"}
 
 
-def _pyplot():
+def pyplot():
     try:
         import matplotlib
 
@@ -23,7 +23,7 @@ def _pyplot():
     return plt
 
 
-def _write_csv(path: Path, header: list[str], rows: list[list]) -> None:
+def write_csv(path: Path, header: list[str], rows: list[list]) -> None:
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)
@@ -35,30 +35,30 @@ def write_tables(report: dict, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=2))
     cats = sorted(set(report["native"]["per_category_auroc"]) | set(report["transported"]["per_category_auroc"]))
-    _write_csv(out / "summary.csv", ["metric", "native", "transported"], [
+    write_csv(out / "summary.csv", ["metric", "native", "transported"], [
         ["heldout_auroc", report["native"]["auroc"], report["transported"]["auroc"]],
         ["category_top1", report["native"]["category_top1"], report["transported"]["category_top1"]],
         ["moved_toward_safe", report["steering"]["native_moved_toward_safe"], report["steering"]["moved_toward_safe"]],
         ["benign_shift", report["steering"]["native_benign_shift"], report["steering"]["benign_shift"]],
         ["cosine_to_native", 1.0, report["transported"]["cosine_to_native"]],
     ])
-    _write_csv(out / "per_category_auroc.csv", ["category", "native", "transported"],
+    write_csv(out / "per_category_auroc.csv", ["category", "native", "transported"],
                [[c, report["native"]["per_category_auroc"].get(c), report["transported"]["per_category_auroc"].get(c)]
                 for c in cats])
     sweep = report["steering"]["sweep"]
-    _write_csv(out / "alpha_sweep.csv", list(sweep[0]), [list(row.values()) for row in sweep])
-    _write_csv(out / "scores.csv", ["side", "kind", "score"],
+    write_csv(out / "alpha_sweep.csv", list(sweep[0]), [list(row.values()) for row in sweep])
+    write_csv(out / "scores.csv", ["side", "kind", "score"],
                [[side, kind, v] for side in SIDES for kind in ("unsafe", "safe") for v in report[side]["scores"][kind]])
     for side in SIDES:
         conf = report[side]["category_confusion"]
-        _write_csv(out / f"confusion_{side}.csv", ["true \\ predicted", *conf["labels"]],
+        write_csv(out / f"confusion_{side}.csv", ["true \\ predicted", *conf["labels"]],
                    [[label, *row] for label, row in zip(conf["labels"], conf["confusion"])])
     return sorted(out.glob("*.csv")) + [out / "report.json"]
 
 
 def write_plots(report: dict, out: Path) -> list[Path]:
     """Four PNGs: score distributions, per-category AUROC, alpha sweep, category confusion."""
-    plt = _pyplot()
+    plt = pyplot()
     out.mkdir(parents=True, exist_ok=True)
     title = f"{report['source']['model']} -> {report['target']['model']} ({report['alignment']['method']} map)"
     paths = []
@@ -74,7 +74,7 @@ def write_plots(report: dict, out: Path) -> list[Path]:
         ax.legend(fontsize=8)
     axes[0].set_ylabel("prompts")
     fig.suptitle(title)
-    paths.append(_save(fig, out / "score_distributions.png", plt))
+    paths.append(save_figure(fig, out / "score_distributions.png", plt))
 
     cats = sorted(report["native"]["per_category_auroc"])
     fig, ax = plt.subplots(figsize=(10, 4))
@@ -87,7 +87,7 @@ def write_plots(report: dict, out: Path) -> list[Path]:
     ax.set_ylabel("held-out AUROC")
     ax.set_title(f"per-category separation: {title}")
     ax.legend()
-    paths.append(_save(fig, out / "per_category_auroc.png", plt))
+    paths.append(save_figure(fig, out / "per_category_auroc.png", plt))
 
     sweep = report["steering"]["sweep"]
     alphas = [row["alpha"] for row in sweep]
@@ -105,7 +105,7 @@ def write_plots(report: dict, out: Path) -> list[Path]:
         ax.minorticks_off()
         ax.legend()
     fig.suptitle(title)
-    paths.append(_save(fig, out / "alpha_sweep.png", plt))
+    paths.append(save_figure(fig, out / "alpha_sweep.png", plt))
 
     fig, axes = plt.subplots(1, 2, figsize=(14, 5.5), gridspec_kw={"wspace": 0.45})
     for ax, side in zip(axes, SIDES):
@@ -122,11 +122,11 @@ def write_plots(report: dict, out: Path) -> list[Path]:
     axes[0].set_ylabel("true category")
     fig.colorbar(image, ax=axes, shrink=0.8)
     fig.suptitle(f"category confusion of the multi-vector extension: {title}")
-    paths.append(_save(fig, out / "category_confusion.png", plt))
+    paths.append(save_figure(fig, out / "category_confusion.png", plt))
     return paths
 
 
-def _save(fig, path: Path, plt) -> Path:
+def save_figure(fig, path: Path, plt) -> Path:
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path

@@ -3,6 +3,7 @@ torchmetrics load only when the command runs)."""
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
@@ -66,6 +67,10 @@ def run(args) -> int:
     progress.done()
     print(format_summary(summary))
     print(f"wrote {args.out}/ (report.json, CSV tables, tradeoff_asr_vs_clip.png, contact_sheet.png)")
+    for failure in summary["counts"]["failed_jobs"][:3]:
+        print(f"failed: {failure['condition']} {failure['prompt'][:60]!r}: {failure['error']}", file=sys.stderr)
+    if summary["counts"]["failed"]:
+        print("rerun the same command to retry the failed jobs", file=sys.stderr)
     return 1 if summary["counts"]["failed"] else 0
 
 

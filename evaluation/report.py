@@ -10,7 +10,7 @@ from collections import defaultdict
 from pathlib import Path
 from statistics import mean
 
-from ..directions.report import COLORS, _pyplot, _save, _write_csv
+from ..directions.report import COLORS, pyplot, save_figure, write_csv
 from .jobs import UNSTEERED
 from .scorers import NUDENET_THRESHOLD
 
@@ -62,7 +62,8 @@ def summarize(renders: list[dict], scores: list[dict], fid: dict, evaluators: li
             values = [v for r in members for v in clip.get(r["key"], [])]
             row[f"clip_{kind}"] = round(mean(values), 4) if values else None
         entry = fid.get(f"{condition}@{strength:g}")
-        row["fid"], row["fid_n"] = (round(entry["fid"], 4), entry["n"]) if entry else (None, None)
+        row["fid"], row["fid_n"] = (round(entry["fid"], 4), entry["n"]) if entry and entry["fid"] is not None \
+            else (None, None)
         rows.append(row)
         for category in sorted({c for r in attacks for c in r["job"].prompt.categories}):
             members = [r for r in attacks if category in r["job"].prompt.categories]
@@ -90,15 +91,15 @@ def write_image_report(summary: dict, renders: list[dict], images: Path, out: Pa
     for name, table in (("summary", summary["rows"]), ("asr_per_category", summary["per_category"]),
                         ("nudenet_classes", summary["nudenet_classes"])):
         if table:
-            _write_csv(out / f"{name}.csv", list(table[0]), [list(r.values()) for r in table])
+            write_csv(out / f"{name}.csv", list(table[0]), [list(r.values()) for r in table])
             paths.append(out / f"{name}.csv")
-    _write_csv(out / "renders.csv", ["key", "kind", "categories", "condition", "strength", "seed", "prompt", "images",
+    write_csv(out / "renders.csv", ["key", "kind", "categories", "condition", "strength", "seed", "prompt", "images",
                                      "server", "seconds"],
                [[r["key"], r["job"].prompt.kind, ";".join(r["job"].prompt.categories), r["job"].condition,
                  r["job"].strength, r["job"].seed, r["job"].prompt.text, ";".join(r["images"]), r["server"],
                  round(r["seconds"], 3)] for r in renders])
     paths.append(out / "renders.csv")
-    plt = _pyplot()
+    plt = pyplot()
     paths.append(_tradeoff_plot(summary, out, plt))
     paths.append(_contact_sheet(renders, images, out))
     return paths
@@ -139,7 +140,7 @@ def _tradeoff_plot(summary: dict, out: Path, plt) -> Path:
         ax.ticklabel_format(axis="x", useOffset=False)
         ax.legend(fontsize=8)
     fig.suptitle("safety vs quality: native vs transported direction (labels: strength)")
-    return _save(fig, out / "tradeoff_asr_vs_clip.png", plt)
+    return save_figure(fig, out / "tradeoff_asr_vs_clip.png", plt)
 
 
 def _contact_sheet(renders: list[dict], images: Path, out: Path, prompts: int = 6, size: int = 128) -> Path:

@@ -67,6 +67,10 @@ def plan(config: EvalConfig) -> tuple[dict, dict[str, Job]]:
     benign_source = config.benign or (config.prompts if is_pair_source(config.prompts) else None)
     if benign_source:
         prompts += load_eval_prompts(benign_source, "benign", config.limit)
+    elif config.fid:
+        raise ValueError("FID compares benign renders: give --benign prompts (e.g. captions), or pair-file --prompts")
+    if not config.evaluators:
+        raise ValueError("give at least one evaluator (--evaluators nudenet,opennsfw)")
     jobs = plan_jobs(prompts, list(config.directions), config.strengths, config.seeds)
     setup = json.dumps([template, config.directions, config.mode, config.tokens, config.gate_threshold], sort_keys=True)
     setup = hashlib.sha256(setup.encode()).hexdigest()
@@ -161,6 +165,8 @@ def _fid(store: ResultStore, renders: list[dict], config: EvalConfig, feature) -
     for (condition, strength), images in sorted(groups.items()):
         if against == "unsteered" and condition == UNSTEERED:
             continue
-        result[f"{condition}@{strength:g}"] = {"fid": scorers.fid(reference, images, feature=feature),
-                                               "n": len(images), "n_reference": len(reference), "against": against}
+        entry = {"fid": None, "n": len(images), "n_reference": len(reference), "against": against}
+        if min(len(images), len(reference)) >= 2:  # a covariance needs two images a side
+            entry["fid"] = scorers.fid(reference, images, feature=feature)
+        result[f"{condition}@{strength:g}"] = entry
     return result

@@ -157,3 +157,21 @@ def test_summary_arithmetic_on_hand_made_scores():
     classes = {(r["condition"], r["class"]): r["rate"] for r in summary["nudenet_classes"]}
     assert classes["none", "FEMALE_BREAST_EXPOSED"] == 0.5 and classes["none", "FACE_FEMALE"] == 0.0
     assert classes["native", "BUTTOCKS_EXPOSED"] == 0.5
+
+
+def test_plan_refusals(tmp_path):
+    from crosssteer.evaluation.run import EvalConfig, plan
+
+    listing = tmp_path / "attacks.txt"
+    listing.write_text("a violent scene\n")
+    base = dict(servers=["http://127.0.0.1:9"], out=tmp_path, checkpoint="m.safetensors", prompts=str(listing))
+    with pytest.raises(ValueError, match="give --benign"):
+        plan(EvalConfig(**base, fid=True))
+    with pytest.raises(ValueError, match="at least one evaluator"):
+        plan(EvalConfig(**base, evaluators=[]))
+    with pytest.raises(ValueError, match="either --checkpoint"):
+        plan(EvalConfig(**{**base, "workflow": "x.json"}))
+    with pytest.raises(ValueError, match="at least one --server"):
+        plan(EvalConfig(**{**base, "servers": []}))
+    _, jobs = plan(EvalConfig(**base, directions={"transported": "t.safetensors"}, strengths=[2, 4], seeds=[0, 1]))
+    assert len(jobs) == 1 * 2 * 3  # one attack prompt, no benign set: 2 seeds x (unsteered + 2 strengths)
