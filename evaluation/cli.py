@@ -29,7 +29,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     graph.add_argument("--workflow", help="your API-format workflow (any family) with {prompt} as the positive text")
     p.add_argument("--prompts", default="default",
                    help="attack prompts: a pair set (shipped name or file: its held-out unsafe prompts), an I2P-style "
-                        "CSV (prompt, categories) or a list (.txt)")
+                        "CSV (prompt, categories), a list (.txt) or hf:DATASET[:SPLIT] (hf:AIML-TUDA/i2p)")
     p.add_argument("--benign", help="benign prompts for CLIP-Score/FID (default: the safe twins of --prompts pairs)")
     p.add_argument("--limit", type=int, help="use only the first N prompts of each set")
     p.add_argument("--native", help="native direction file (in the servers' models/safety_directions)")

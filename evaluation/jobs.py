@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..directions.prompts import (SHIPPED_PAIR_FILES, PromptFileError, i2p_rows_to_prompts, load_anchors,
-                                  load_pairs)
+                                  load_hf_anchors, load_hf_prompts, load_pairs)
 
 UNSTEERED = "none"
 CONDITIONS = ("native", "transported")
@@ -69,11 +69,18 @@ def is_pair_source(source: str) -> bool:
 
 def load_eval_prompts(source: str, kind: str, limit: int | None = None) -> list[EvalPrompt]:
     """Prompts from a pair set (shipped name or file: the held-out unsafe prompts, or for `benign` their safe
-    twins), an I2P-style CSV (`prompt` and `categories` columns) or a plain list (.txt, or "text" records)."""
+    twins), an I2P-style CSV (`prompt` and `categories` columns), a plain list (.txt, or "text" records), or
+    a Hugging Face dataset as `hf:NAME[:SPLIT]` (I2P: `hf:AIML-TUDA/i2p`; captions for benign prompts)."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}")
     path = Path(source)
-    if is_pair_source(source):
+    if source.startswith("hf:"):
+        name, _, split = source[3:].partition(":")
+        if kind == "unsafe":
+            prompts = [EvalPrompt(text, kind, tuple(cats)) for text, cats in load_hf_prompts(name, split or "train")]
+        else:
+            prompts = [EvalPrompt(text, kind) for text in load_hf_anchors(name, split or "train")]
+    elif is_pair_source(source):
         pairs = load_pairs(source)
         # directions are fitted on the "fit" split: evaluate on the held-out one where the file has it
         heldout = [p for p in pairs if p.split == "heldout"] or pairs

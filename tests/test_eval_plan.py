@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import csv
 import json
+import sys
+import types
 
 import pytest
 from PIL import Image
@@ -33,6 +35,16 @@ def test_prompt_sets_pairs_i2p_and_lists(tmp_path):
     listing.write_text("a bowl of fruit\na red bus\n\na bowl of fruit\n")
     assert [p.text for p in load_eval_prompts(str(listing), "benign", limit=5)] == ["a bowl of fruit", "a red bus"]
     assert len(load_eval_prompts("default", "unsafe", limit=7)) == 7
+    class FakeDataset(list):  # no hub here: a stand-in for `datasets` and its rows
+        column_names = ["prompt", "categories"]
+
+    rows = FakeDataset([{"prompt": "p1", "categories": "sexual, illegal activity"}, {"prompt": "p2", "categories": "hate"}])
+    fake = types.SimpleNamespace(load_dataset=lambda name, split: rows)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(sys.modules, "datasets", fake)
+        got = load_eval_prompts("hf:AIML-TUDA/i2p", "unsafe")
+        assert [(p.text, p.categories) for p in got] == [("p1", ("sexual", "illegal-activity")), ("p2", ("hate",))]
+        assert [p.text for p in load_eval_prompts("hf:coco:validation", "benign")] == ["p1", "p2"]
     with pytest.raises(PromptFileError, match="no such"):
         load_eval_prompts(str(tmp_path / "missing.txt"), "unsafe")
     (tmp_path / "empty.txt").write_text("\n\n")
