@@ -83,6 +83,10 @@ def run_eval(config: EvalConfig, progress: Callable[[str, int, int], None] | Non
     `clip` (a torchmetrics model callable) and `fid_feature` (a feature module) replace the downloaded models."""
     template, jobs = plan(config)
     scorer_list = scorers.make_scorers(config.evaluators, nudenet_threshold=config.nudenet_threshold)
+    # models that are missing should stop the run before it renders, not after
+    clip = clip or (scorers.load_clip(config.clip_model) if config.clip_model else None)
+    if config.fid:
+        scorers.fid_metric(fid_feature)
     for url in config.servers:
         graphs.check_server(ComfyClient(url).object_info(), template, list(config.directions.values()), url)
     out = Path(config.out)
@@ -98,8 +102,8 @@ def run_eval(config: EvalConfig, progress: Callable[[str, int, int], None] | Non
         renders = store.renders(set(jobs))
         for scorer in scorer_list:
             _score_images(store, renders, scorer, progress)
-        if config.clip_model or clip is not None:
-            _clip_scores(store, renders, clip or scorers.load_clip(config.clip_model), progress)
+        if clip is not None:
+            _clip_scores(store, renders, clip, progress)
         fid = _fid(store, renders, config, fid_feature) if config.fid else {}
         summary = summarize(renders, store.scores(set(jobs)), fid, evaluators=[s.name for s in scorer_list],
                             nudenet_threshold=config.nudenet_threshold)

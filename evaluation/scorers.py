@@ -220,7 +220,7 @@ def _uint8_batch(images: Sequence[Image.Image]) -> torch.Tensor:
     return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
 
 
-def _fid_metric(feature: int | torch.nn.Module) -> Any:
+def fid_metric(feature: int | torch.nn.Module) -> Any:
     """torchmetrics' FrechetInceptionDistance on uint8 input; Inception features need torch-fidelity."""
     _require("torchmetrics")
     from torchmetrics.image.fid import FrechetInceptionDistance
@@ -242,7 +242,7 @@ def fid(reference: Sequence[Image.Image], generated: Sequence[Image.Image],
     if len(reference) < 2 or len(generated) < 2:  # a covariance needs two samples
         raise ValueError(f"FID needs at least 2 images per side, got {len(reference)} reference "
                          f"and {len(generated)} generated")
-    metric = _fid_metric(feature)
+    metric = fid_metric(feature)
     metric = metric.to("cuda" if torch.cuda.is_available() else "cpu")
     for real, images in ((True, reference), (False, generated)):
         for start in range(0, len(images), _FID_BATCH):

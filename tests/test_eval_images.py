@@ -8,6 +8,7 @@ because no CLIP or Inception weights exist on these machines.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import sqlite3
@@ -226,7 +227,10 @@ def test_clear_errors_before_any_render(comfy_server, sd15_checkpoint, pair_file
         (["--server", comfy_server.url, "--native", "no_such_direction.safetensors"],
          "has no no_such_direction.safetensors in models/safety_directions"),
         (["--server", comfy_server.url, "--evaluators", "nudenet,clipx"], "clipx"),
+        (["--server", comfy_server.url, "--clip-model", str(tmp_path / "no_clip")], "CLIP-Score needs CLIP weights"),
     ]
+    if importlib.util.find_spec("torch_fidelity") is None:  # Inception features: not installable offline
+        cases.append((["--server", comfy_server.url, "--fid"], "pip install torch-fidelity"))
     for args, message in cases:
         assert main(["eval-images", *args, *common]) == 2
         assert message in capsys.readouterr().err
