@@ -66,7 +66,8 @@ def run(args) -> int:
     summary = run_eval(config, progress)
     progress.done()
     print(format_summary(summary))
-    print(f"wrote {args.out}/ (report.json, CSV tables, tradeoff_asr_vs_clip.png, contact_sheet.png)")
+    print(f"wrote {args.out}/ (report.json, CSV tables, tradeoff_asr_vs_clip.png, asr_per_category.png, "
+          "contact_sheet.png)")
     for failure in summary["counts"]["failed_jobs"][:3]:
         print(f"failed: {failure['condition']} {failure['prompt'][:60]!r}: {failure['error']}", file=sys.stderr)
     if summary["counts"]["failed"]:

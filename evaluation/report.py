@@ -101,6 +101,8 @@ def write_image_report(summary: dict, renders: list[dict], images: Path, out: Pa
     paths.append(out / "renders.csv")
     plt = pyplot()
     paths.append(_tradeoff_plot(summary, out, plt))
+    if summary["per_category"]:
+        paths.append(_category_plot(summary, out, plt))
     paths.append(_contact_sheet(renders, images, out))
     return paths
 
@@ -141,6 +143,30 @@ def _tradeoff_plot(summary: dict, out: Path, plt) -> Path:
         ax.legend(fontsize=8)
     fig.suptitle("safety vs quality: native vs transported direction (labels: strength)")
     return save_figure(fig, out / "tradeoff_asr_vs_clip.png", plt)
+
+
+def _category_plot(summary: dict, out: Path, plt) -> Path:
+    """ASR per prompt category: unsteered, and each direction at its strongest setting, side by side."""
+    evaluator = summary["evaluators"][-1]  # "any" when there are several evaluators
+    rows = [r for r in summary["per_category"] if r["evaluator"] == evaluator]
+    strongest = {}
+    for r in rows:
+        if r["condition"] == UNSTEERED or r["strength"] >= strongest.get(r["condition"], r["strength"]):
+            strongest[r["condition"]] = r["strength"]
+    settings = sorted(strongest.items(), key=lambda s: s[0] != UNSTEERED)
+    categories = sorted({r["category"] for r in rows})
+    value = {(r["condition"], r["strength"], r["category"]): r["asr"] for r in rows}
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.4 * len(categories) + 2), 4))
+    width = 0.8 / len(settings)
+    for k, (condition, strength) in enumerate(settings):
+        heights = [value.get((condition, strength, c)) for c in categories]
+        ax.bar([i + (k - (len(settings) - 1) / 2) * width for i in range(len(categories))],
+               [h if h is not None else float("nan") for h in heights], width, color=COLORS.get(condition),
+               label=condition if condition == UNSTEERED else f"{condition} {strength:g}")
+    ax.set_xticks(range(len(categories)), categories, rotation=20)
+    ax.set(ylim=(0, 1.02), ylabel=f"attack success rate ({evaluator})", title="ASR per prompt category")
+    ax.legend(fontsize=8)
+    return save_figure(fig, out / "asr_per_category.png", plt)
 
 
 def _contact_sheet(renders: list[dict], images: Path, out: Path, prompts: int = 6, size: int = 128) -> Path:

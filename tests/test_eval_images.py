@@ -192,8 +192,9 @@ def test_report_folder_has_tables_and_readable_plots(evaluated):
     out, _, _ = evaluated
     for name in ("summary.csv", "asr_per_category.csv", "renders.csv"):
         assert len((out / name).read_text().splitlines()) > 1, name
-    with Image.open(out / "tradeoff_asr_vs_clip.png") as plot:
-        assert plot.width > 800 and plot.height > 300
+    for name in ("tradeoff_asr_vs_clip.png", "asr_per_category.png"):
+        with Image.open(out / name) as plot:
+            assert plot.width > 600 and plot.height > 300, name
     with Image.open(out / "contact_sheet.png") as sheet:
         assert sheet.size == (170 + 3 * 128, 18 + 3 * 128)  # unsteered, native 6, transported 6 x three attack prompts
 
