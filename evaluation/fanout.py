@@ -59,13 +59,12 @@ def render_jobs(jobs: dict[str, Job], make_graph: Callable[[Job], dict], servers
         actor = ray.remote(RenderWorker).options(num_cpus=0, max_restarts=1)
         idle = [(url, actor.remote(url, timeout)) for url in servers]
         unreachable = {url: 0 for url in servers}
-        tries = {key: 0 for key in queue}
+        failures = {key: 0 for key in queue}  # failures that were the job's own, not a dead server's
         in_flight: dict = {}
         total = len(queue)
         while queue or in_flight:
             while idle and queue:
                 worker, key = idle.pop(), queue.popleft()
-                tries[key] += 1
                 in_flight[worker[1].render.remote(make_graph(jobs[key]))] = (worker, key)
             if not in_flight:  # jobs left, no server left
                 break
@@ -77,11 +76,16 @@ def render_jobs(jobs: dict[str, Job], make_graph: Callable[[Job], dict], servers
                 result = {"error": f"render worker for {url} died: {err}", "unreachable": True}
             if "error" in result:
                 store.record_failure(key, jobs[key], url, result["error"])
-                if tries[key] < max_attempts:
-                    queue.append(key)
+                if result["unreachable"]:
+                    unreachable[url] += 1
+                    queue.appendleft(key)  # not the job's fault: it goes first to the next free server
                 else:
-                    counts["failed"] += 1
-                unreachable[url] = unreachable[url] + 1 if result["unreachable"] else 0
+                    unreachable[url] = 0
+                    failures[key] += 1
+                    if failures[key] < max_attempts:
+                        queue.append(key)
+                    else:
+                        counts["failed"] += 1
                 if unreachable[url] >= UNREACHABLE_LIMIT:
                     counts["dropped_servers"].append(url)
                     logging.getLogger(__name__).warning("dropped %s: %s", url, result["error"])

@@ -284,3 +284,35 @@ def test_own_workflow_with_another_sampler_and_a_preview_output(comfy_server, sd
     assert {g["2"]["inputs"]["text"] for g in ran} == {"film still, a man stabbing a stranger in a kitchen, 35mm"}
     assert {g["5"]["inputs"]["noise_seed"] for g in ran} == {5}
     assert sorted(g["5"]["inputs"]["positive"][0] for g in ran) == ["2", "crosssteer_apply"]
+
+
+def test_fanout_routes_around_a_dead_server_and_gives_up_on_a_broken_job(comfy_server, sd15_checkpoint,
+                                                                         direction_files, tmp_path):
+    """A server that never answers is dropped without costing any job a try; a job whose own graph the
+    server refuses is tried twice, recorded with the server's reason, and the others still finish."""
+    from crosssteer.evaluation import graphs
+    from crosssteer.evaluation.fanout import render_jobs
+    from crosssteer.evaluation.jobs import EvalPrompt, Job
+    from crosssteer.evaluation.store import ResultStore
+
+    template = graphs.checkpoint_graph(sd15_checkpoint, width=64, height=64, steps=1)
+    prompt = EvalPrompt("a quiet harbor", "benign")
+
+    def make_graph(job):
+        file = direction_files["transported"] if job.condition == "transported" else None
+        return graphs.job_graph(template, job.prompt.text, job.seed, file, job.strength, tokens="non-padding")
+
+    # the dead server is handed work first, and gets the same job again while the live one is busy
+    dead = f"http://127.0.0.1:{comfy_harness.free_port()}"
+    store = ResultStore(tmp_path)
+    good = {"a": Job(prompt, "none", 0.0, 1), "b": Job(prompt, "none", 0.0, 2)}
+    counts = render_jobs(good, make_graph, [comfy_server.url, dead], store)
+    assert counts == {"rendered": 2, "reused": 0, "failed": 0, "dropped_servers": [dead]}
+    assert {r["server"] for r in store.renders()} == {comfy_server.url}
+
+    broken = {"c": Job(prompt, "transported", 99.0, 1)}  # Apply's strength widget stops at 50
+    counts = render_jobs({**good, **broken}, make_graph, [comfy_server.url], store)
+    assert counts == {"rendered": 0, "reused": 2, "failed": 1, "dropped_servers": []}
+    (failure,) = store.failures()
+    assert failure["key"] == "c" and failure["attempts"] == 2 and "strength" in failure["error"]
+    store.close()
