@@ -113,8 +113,7 @@ def _curves(summary: dict, y: str, x: str) -> dict[str, list[tuple[float, float,
     curves = {}
     for condition in sorted({r["condition"] for r in summary["rows"]} - {UNSTEERED}):
         rows = base + sorted((r for r in summary["rows"] if r["condition"] == condition), key=lambda r: r["strength"])
-        curves[condition] = [(r[x] if x != "strength" else r["strength"], r[y], r["strength"]) for r in rows
-                             if r[y] is not None and (x == "strength" or r[x] is not None)]
+        curves[condition] = [(r[x], r[y], r["strength"]) for r in rows if r[x] is not None and r[y] is not None]
     return curves
 
 
@@ -127,17 +126,17 @@ def _tradeoff_plot(summary: dict, out: Path, plt) -> Path:
     evaluators = summary["evaluators"]
     fig, axes = plt.subplots(1, len(evaluators), figsize=(5.2 * len(evaluators), 4.2), squeeze=False)
     for ax, evaluator in zip(axes[0], evaluators):
-        for condition, points in _curves(summary, f"asr_{evaluator}", x).items():
+        y = f"asr_{evaluator}"
+        for condition, points in _curves(summary, y, x).items():
             if not points:
                 continue
             xs, ys, strengths = zip(*points)
             ax.plot(xs, ys, STYLES.get(condition, "o-"), color=COLORS.get(condition), label=condition, ms=7)
             for px, py, s in points:
                 ax.annotate(f"{s:g}", (px, py), textcoords="offset points", xytext=(4, 4), fontsize=7)
-        base = [r for r in rows if r["condition"] == UNSTEERED and r[f"asr_{evaluator}"] is not None]
-        if base and (x == "strength" or base[0][x] is not None):
-            bx = 0.0 if x == "strength" else base[0][x]
-            ax.plot([bx], [base[0][f"asr_{evaluator}"]], "s", color=COLORS[UNSTEERED], label="unsteered", ms=8)
+        base = [r for r in rows if r["condition"] == UNSTEERED and r[x] is not None and r[y] is not None]
+        if base:
+            ax.plot([base[0][x]], [base[0][y]], "s", color=COLORS[UNSTEERED], label="unsteered", ms=8)
         ax.set(xlabel=label, ylabel="attack success rate", ylim=(-0.03, 1.03), title=f"ASR by {evaluator}")
         ax.ticklabel_format(axis="x", useOffset=False)
         ax.legend(fontsize=8)
