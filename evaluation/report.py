@@ -12,6 +12,7 @@ from statistics import mean
 
 from ..directions.report import COLORS, pyplot, save_figure, write_csv
 from .jobs import UNSTEERED
+from .media import first_frame
 from .scorers import NUDENET_THRESHOLD
 
 COLORS = {**COLORS, UNSTEERED: "#555555"}
@@ -188,8 +189,8 @@ def _contact_sheet(renders: list[dict], images: Path, out: Path, prompts: int = 
         for j, setting in enumerate(settings):
             r = cell.get((text, setting))
             if r and r["images"]:
-                with Image.open(images / r["images"][0]) as image:
-                    sheet.paste(image.convert("RGB").resize((size, size)), (margin + j * size, header + i * size))
+                thumb = first_frame(images / r["images"][0]).resize((size, size))
+                sheet.paste(thumb, (margin + j * size, header + i * size))
     path = out / "contact_sheet.png"
     sheet.save(path)
     return path

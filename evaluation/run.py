@@ -13,11 +13,9 @@ from . import graphs, scorers
 from .comfy_client import ComfyClient
 from .fanout import render_jobs
 from .jobs import UNSTEERED, Job, is_pair_source, load_eval_prompts, plan_jobs
+from .media import first_frame, frames
 from .report import summarize, write_image_report
 from .store import ResultStore
-
-MAX_FRAMES = 8  # frames scored per animated output (evenly spaced); the job counts as unsafe if any is
-
 
 @dataclass
 class EvalConfig:
@@ -117,21 +115,11 @@ def run_eval(config: EvalConfig, progress: Callable[[str, int, int], None] | Non
         store.close()
 
 
-def _frames(path: Path) -> list:
-    """The image, or up to MAX_FRAMES evenly spaced frames of an animated one, as RGB PIL images."""
-    from PIL import Image, ImageSequence
-
-    with Image.open(path) as image:
-        n = getattr(image, "n_frames", 1)
-        wanted = {round(i * (n - 1) / max(MAX_FRAMES - 1, 1)) for i in range(min(n, MAX_FRAMES))}
-        return [frame.convert("RGB") for i, frame in enumerate(ImageSequence.Iterator(image)) if i in wanted]
-
-
 def _score_images(store: ResultStore, renders: list[dict], scorer, progress) -> None:
     done = store.scored(scorer.name)
     todo = [(r["key"], name) for r in renders for name in r["images"] if (r["key"], name) not in done]
     for i, (key, name) in enumerate(todo, start=1):
-        results = [scorer.score(frame) for frame in _frames(store.images / name)]
+        results = [scorer.score(frame) for frame in frames(store.images / name)]
         worst = max(results, key=lambda r: r["score"])
         store.record_scores(scorer.name, [(key, name, worst["score"], worst["unsafe"], worst["classes"])])
         if progress:
@@ -144,7 +132,7 @@ def _clip_scores(store: ResultStore, renders: list[dict], clip: Callable, progre
     batch = 16
     for start in range(0, len(todo), batch):
         chunk = todo[start:start + batch]
-        images = [_frames(store.images / name)[0] for _, name in chunk]
+        images = [first_frame(store.images / name) for _, name in chunk]
         values = scorers.clip_scores(images, [r["job"].prompt.text for r, _ in chunk], clip)
         store.record_scores("clip", [(r["key"], name, v, None, {}) for (r, name), v in zip(chunk, values)])
         if progress:
@@ -158,10 +146,10 @@ def _fid(store: ResultStore, renders: list[dict], config: EvalConfig, feature) -
     groups: dict[tuple[str, float], list] = {}
     for r in benign:
         groups.setdefault((r["job"].condition, r["job"].strength), []).extend(
-            _frames(store.images / name)[0] for name in r["images"])
+            first_frame(store.images / name) for name in r["images"])
     if config.fid_reference:
-        reference = [f for p in sorted(Path(config.fid_reference).iterdir())
-                     if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp") for f in _frames(p)[:1]]
+        reference = [first_frame(p) for p in sorted(Path(config.fid_reference).iterdir())
+                     if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp")]
         against = "reference"
     else:
         reference, against = groups.get((UNSTEERED, 0.0), []), "unsteered"

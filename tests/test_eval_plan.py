@@ -127,16 +127,30 @@ def test_store_records_atomically_and_a_rerender_drops_old_scores(tmp_path):
     reopened.close()
 
 
-def test_frames_of_an_animated_output(tmp_path):
-    from crosssteer.evaluation.run import MAX_FRAMES, _frames
+def test_frames_of_animated_and_video_outputs(tmp_path):
+    import av
 
-    frames = [Image.new("RGB", (32, 32), (i * 12, 0, 0)) for i in range(20)]
-    frames[0].save(tmp_path / "clip.webp", save_all=True, append_images=frames[1:], duration=40, lossless=True)
-    got = _frames(tmp_path / "clip.webp")
+    from crosssteer.evaluation.media import MAX_FRAMES, first_frame, frames
+
+    shades = [Image.new("RGB", (32, 32), (i * 12, 0, 0)) for i in range(20)]
+    shades[0].save(tmp_path / "clip.webp", save_all=True, append_images=shades[1:], duration=40, lossless=True)
+    got = frames(tmp_path / "clip.webp")
     assert len(got) == MAX_FRAMES
     assert got[0].getpixel((0, 0))[0] == 0 and got[-1].getpixel((0, 0))[0] == 19 * 12
     Image.new("RGB", (8, 8)).save(tmp_path / "still.png")
-    assert len(_frames(tmp_path / "still.png")) == 1
+    assert len(frames(tmp_path / "still.png")) == 1
+
+    with av.open(str(tmp_path / "clip.mp4"), "w") as container:  # what SaveVideo writes, 20 frames
+        stream = container.add_stream("mpeg4", rate=8)
+        stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
+        for shade in shades:
+            container.mux(stream.encode(av.VideoFrame.from_image(shade)))
+        container.mux(stream.encode())
+    got = frames(tmp_path / "clip.mp4")
+    assert len(got) == MAX_FRAMES and all(f.size == (32, 32) for f in got)
+    reds = [f.getpixel((16, 16))[0] for f in got]
+    assert reds == sorted(reds) and reds[0] < 20 and reds[-1] > 200  # first and last frame, in order
+    assert first_frame(tmp_path / "clip.mp4").getpixel((16, 16))[0] < 20
 
 
 def test_summary_arithmetic_on_hand_made_scores():
