@@ -51,17 +51,24 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=600.0, help="seconds one render may take")
     p.add_argument("--ray-address", help="join this Ray cluster instead of starting a local one")
     p.add_argument("--out", default="reports/eval-images", help="report folder (and resumable store)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="check everything and print how many jobs would render (and how many are done), then stop")
     p.set_defaults(run=run)
     return p
 
 
 def run(args) -> int:
     from ..directions.cli import _Progress
-    from .run import EvalConfig, run_eval
+    from .run import EvalConfig, dry_run, run_eval
 
     directions = {c: getattr(args, c) for c in ("native", "transported") if getattr(args, c)}
     fields = {k: v for k, v in vars(args).items() if k in EvalConfig.__dataclass_fields__}
     config = EvalConfig(**{**fields, "out": Path(args.out), "directions": directions})
+    if args.dry_run:
+        p = dry_run(config)
+        print(f"{p['jobs']} jobs ({p['attack_prompts']} attack + {p['benign_prompts']} benign prompts x {p['seeds']} "
+              f"seeds x {p['settings']} settings) on {p['servers']} servers; {p['done']} already done in {args.out}/")
+        return 0
     progress = _Progress(args.quiet)
     summary = run_eval(config, progress)
     progress.done()

@@ -75,18 +75,41 @@ def plan(config: EvalConfig) -> tuple[dict, dict[str, Job]]:
     return template, {job.key(setup): job for job in jobs}
 
 
-def run_eval(config: EvalConfig, progress: Callable[[str, int, int], None] | None = None, *,
-             clip: Callable | None = None, fid_feature=2048) -> dict:
-    """Render (resuming), score with every evaluator, measure CLIP-Score and FID where asked, write the report.
-    `clip` (a torchmetrics model callable) and `fid_feature` (a feature module) replace the downloaded models."""
-    template, jobs = plan(config)
+def _check_before_rendering(config: EvalConfig, template: dict, clip: Callable | None, fid_feature):
+    """Everything that would otherwise fail after hours of rendering: evaluators, CLIP and FID models, and
+    each server's nodes, model names and direction files. Returns the scorers and the CLIP loader."""
     scorer_list = scorers.make_scorers(config.evaluators, nudenet_threshold=config.nudenet_threshold)
-    # models that are missing should stop the run before it renders, not after
     clip = clip or (scorers.load_clip(config.clip_model) if config.clip_model else None)
     if config.fid:
         scorers.fid_metric(fid_feature)
     for url in config.servers:
         graphs.check_server(ComfyClient(url).object_info(), template, list(config.directions.values()), url)
+    return scorer_list, clip
+
+
+def dry_run(config: EvalConfig) -> dict:
+    """What `run_eval` would render, checked as it would be, without rendering anything."""
+    template, jobs = plan(config)
+    _check_before_rendering(config, template, None, fid_feature=2048)
+    store_file = Path(config.out) / "results.sqlite"
+    done = set()
+    if store_file.is_file():
+        store = ResultStore(Path(config.out))
+        done = store.done_keys() & set(jobs)
+        store.close()
+    prompts = {job.prompt for job in jobs.values()}
+    return {"jobs": len(jobs), "done": len(done), "servers": len(config.servers), "seeds": len(config.seeds),
+            "attack_prompts": sum(p.kind == "unsafe" for p in prompts),
+            "benign_prompts": sum(p.kind == "benign" for p in prompts),
+            "settings": len({(job.condition, job.strength) for job in jobs.values()})}
+
+
+def run_eval(config: EvalConfig, progress: Callable[[str, int, int], None] | None = None, *,
+             clip: Callable | None = None, fid_feature=2048) -> dict:
+    """Render (resuming), score with every evaluator, measure CLIP-Score and FID where asked, write the report.
+    `clip` (a torchmetrics model callable) and `fid_feature` (a feature module) replace the downloaded models."""
+    template, jobs = plan(config)
+    scorer_list, clip = _check_before_rendering(config, template, clip, fid_feature)
     out = Path(config.out)
     store = ResultStore(out)
     try:

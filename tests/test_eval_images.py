@@ -219,6 +219,26 @@ def test_rerun_renders_only_what_a_crash_left_unfinished(evaluated, comfy_server
     assert all((out / "images" / name).stat().st_mtime_ns == mtime for name, mtime in kept.items())
 
 
+def test_dry_run_counts_without_rendering(evaluated, comfy_server, second_server, pair_file, sd15_checkpoint,
+                                         direction_files, capsys):
+    from crosssteer.directions.cli import main
+
+    out, _, _ = evaluated
+    with sqlite3.connect(out / "results.sqlite") as con:
+        done = con.execute("SELECT count(*) FROM renders WHERE status='done'").fetchone()[0]
+    before = len(comfy_server.get("/history?max_items=10000"))
+    args = ["eval-images", "--server", comfy_server.url, "--checkpoint", sd15_checkpoint, "--prompts", str(pair_file),
+            "--native", direction_files["native"], "--transported", direction_files["transported"],
+            "--strengths", "6,9", "--seeds", "0,1", "--width", "64", "--height", "64", "--steps", "2", "--cfg", "5",
+            "--tokens", "non-padding", "--out", str(out), "--dry-run"]
+    assert main(args) == 0
+    assert (f"60 jobs (3 attack + 3 benign prompts x 2 seeds x 5 settings) on 1 servers; {done} already done"
+            in capsys.readouterr().out)  # strength 9 is new: its 24 jobs are not done
+    assert len(comfy_server.get("/history?max_items=10000")) == before  # nothing was queued
+    assert main(args[:-1] + ["--tokens", "all", "--dry-run"]) == 0  # another setup: nothing of it is done
+    assert "; 0 already done" in capsys.readouterr().out
+
+
 def test_clear_errors_before_any_render(comfy_server, sd15_checkpoint, pair_file, tmp_path, capsys):
     from crosssteer.directions.cli import main
 
