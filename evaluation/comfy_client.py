@@ -25,7 +25,8 @@ class ComfyClient:
             raise ValueError(f"{url!r} is not a server address: use http://host:port")
         self.timeout, self.poll = timeout, poll
 
-    def _request(self, path: str, body: dict | None = None, raw: bool = False):
+    def request(self, path: str, body: dict | None = None, raw: bool = False):
+        """GET (or POST `body` as JSON) one API path; its JSON answer, or its bytes with raw=True."""
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(self.url + path, data=data, headers={"Content-Type": "application/json"})
         try:
@@ -39,15 +40,15 @@ class ComfyClient:
         return payload if raw else json.loads(payload)
 
     def object_info(self) -> dict:
-        return self._request("/object_info")
+        return self.request("/object_info")
 
     def run(self, graph: dict) -> dict:
         """Queue an API-format graph and wait until it finished; its outputs, as /history reports them."""
-        answer = self._request("/prompt", {"prompt": graph, "client_id": CLIENT_ID, "prompt_id": str(uuid.uuid4())})
+        answer = self.request("/prompt", {"prompt": graph, "client_id": CLIENT_ID, "prompt_id": str(uuid.uuid4())})
         prompt_id = answer["prompt_id"]
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
-            history = self._request(f"/history/{prompt_id}")
+            history = self.request(f"/history/{prompt_id}")
             if prompt_id in history:
                 status = history[prompt_id].get("status", {})
                 if status.get("status_str") != "success":
@@ -59,7 +60,7 @@ class ComfyClient:
     def fetch(self, ref: dict) -> bytes:
         """The bytes of one output file ({filename, subfolder, type}, as /history lists it)."""
         query = urllib.parse.urlencode({k: ref.get(k, "") for k in ("filename", "subfolder", "type")})
-        return self._request(f"/view?{query}", raw=True)
+        return self.request(f"/view?{query}", raw=True)
 
     def render(self, graph: dict) -> list[tuple[str, bytes]]:
         """Run the graph and return every image it produced, as (file name, bytes), in node order."""

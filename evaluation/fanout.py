@@ -97,7 +97,6 @@ def render_jobs(jobs: dict[str, Job], make_graph: Callable[[Job], dict], servers
             idle.append((url, handle))
             if progress:
                 progress("render", counts["rendered"] + counts["failed"], total)
-        counts["failed"] += len(queue)
         if queue:
             raise ComfyServerError(f"every server stopped answering with {len(queue)} jobs left "
                                    f"({', '.join(counts['dropped_servers'])}); rerun to finish them")

@@ -37,10 +37,6 @@ class ResultStore:
     def done_keys(self) -> set[str]:
         return {k for (k,) in self.db.execute("SELECT key FROM renders WHERE status = 'done'")}
 
-    def attempts(self, key: str) -> int:
-        row = self.db.execute("SELECT attempts FROM renders WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else 0
-
     def record_render(self, key: str, job: Job, files: list[tuple[str, bytes]], server: str, seconds: float) -> None:
         names = []
         for i, (original, data) in enumerate(files):

@@ -8,16 +8,15 @@ model classes with random parameters (a one-level UNet, the full-size CLIP-L, a 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 import uuid
 from pathlib import Path
+
+from crosssteer.evaluation.comfy_client import ComfyClient, ComfyServerError
 
 PACK_ROOT = Path(__file__).resolve().parents[1]
 
@@ -148,6 +147,7 @@ class ComfyServer:
     def __init__(self, base: Path, log_path: Path):
         self.base, self.port = base, free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.client = ComfyClient(self.url)
         self.log = open(log_path, "wb")
         cmd = [sys.executable, str(comfy_dir() / "main.py"), "--cpu", "--listen", "127.0.0.1",
                "--port", str(self.port), "--base-directory", str(base), "--disable-api-nodes",
@@ -163,39 +163,17 @@ class ComfyServer:
             try:
                 self.get("/system_stats")
                 return
-            except (urllib.error.URLError, ConnectionError, OSError):
+            except ComfyServerError:
                 time.sleep(0.5)
         self.stop()
         raise RuntimeError(f"ComfyUI did not answer within {timeout}s:\n{log_path.read_text()[-4000:]}")
 
     def get(self, path: str):
-        with urllib.request.urlopen(self.url + path, timeout=30) as r:
-            return json.loads(r.read())
-
-    def post(self, path: str, body: dict):
-        req = urllib.request.Request(self.url + path, data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, timeout=30) as r:
-                return json.loads(r.read())
-        except urllib.error.HTTPError as e:
-            raise AssertionError(f"POST {path} -> {e.code}: {e.read().decode()[:4000]}") from None
+        return self.client.request(path)
 
     def run(self, prompt: dict, timeout: float = 300) -> dict:
-        """Queue an API-format graph through /prompt and wait for its /history entry."""
-        prompt_id = self.post("/prompt", {"prompt": prompt, "client_id": "crosssteer-tests"})["prompt_id"]
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            history = self.get(f"/history/{prompt_id}")
-            if prompt_id in history:
-                entry = history[prompt_id]
-                if entry["status"]["status_str"] != "success":
-                    errors = [m[1] for m in entry["status"]["messages"] if m[0] == "execution_error"]
-                    brief = [{k: e.get(k) for k in ("node_type", "exception_type", "exception_message")} for e in errors]
-                    raise AssertionError(f"graph failed: {brief or entry['status']['messages']}")
-                return entry["outputs"]
-            time.sleep(0.3)
-        raise AssertionError(f"graph {prompt_id} did not finish within {timeout}s")
+        """Queue an API-format graph through /prompt and wait for its /history entry (the pack's own client)."""
+        return ComfyClient(self.url, timeout=timeout).run(prompt)
 
     def stop(self) -> None:
         if self.process.poll() is None:
