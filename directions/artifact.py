@@ -470,6 +470,11 @@ class SafetyDirection:
         bad_units = sorted(n for n, u in self.units.items() if u <= 0)
         if bad_units:
             raise ArtifactError(f"units of {bad_units} are <= 0: a unit is a benign spread and must be > 0; re-calibrate")
+        if self.weights:  # weights that cannot mix (all zero, cancelling) must not load and fail later in Apply
+            try:
+                mix(self.vectors, self.units, self.weights)
+            except SteeringError as exc:
+                raise ArtifactError(f"mixer weights {self.weights}: {exc}") from exc
         try:
             json.dumps(self.meta, allow_nan=False)
         except (TypeError, ValueError, RecursionError) as exc:
@@ -599,11 +604,7 @@ class SafetyDirection:
         if name_or_mixed == "mixed":
             if not self.weights:
                 return self.displacement(GLOBAL)
-            try:
-                z_step = mix(self.vectors, self.units, self.weights)
-            except SteeringError as exc:
-                raise ArtifactError(str(exc)) from exc
-            return self.standardizer.raw_displacement(z_step)
+            return self.standardizer.raw_displacement(mix(self.vectors, self.units, self.weights))
         if name_or_mixed not in self.vectors:
             raise ArtifactError(
                 f"no vector named {name_or_mixed!r}: choose one of {list(self.vectors)} or 'mixed'"

@@ -1,6 +1,7 @@
 """CrossSteer files: round trip, atomic writes and every refusal (no models)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import struct
 
@@ -93,6 +94,20 @@ def test_defaults_and_helpers(direction):
     assert torch.allclose(bare.displacement("mixed"), bare.displacement("global"))
     with pytest.raises(ArtifactError, match="no vector named 'gore'"):
         direction.displacement("gore")
+
+
+def test_weights_that_cannot_mix_are_refused(direction, tmp_path):
+    """Found by the fuzz test: a file whose mixer weights were all zero loaded, then failed inside Apply.
+    validate() (run by load, save and with_weights) now refuses weights that cannot mix."""
+    with pytest.raises(ArtifactError, match="all mix weights are zero"):
+        direction.with_weights({"sexual": 0.0})
+    zero = dataclasses.replace(direction, weights={"sexual": 0.0, "hate": 0.0})
+    for action in (zero.validate, lambda: zero.save(tmp_path / "zero_mix.safetensors")):
+        with pytest.raises(ArtifactError, match="all mix weights are zero"):
+            action()
+    assert not (tmp_path / "zero_mix.safetensors").exists()
+    mixed = direction.with_weights({"global": 1.0, "hate": 0.0})  # a zero beside a non-zero weight is fine
+    assert mixed.displacement("mixed").norm() > 0
 
 
 def test_with_weights_returns_a_copy(direction):
