@@ -115,7 +115,7 @@ class InProcessComfy:
         asyncio.set_event_loop(self.loop)
         self.server = server.PromptServer(self.loop)
         self.loop.run_until_complete(nodes.init_extra_nodes(init_custom_nodes=True, init_api_nodes=False))
-        self.executor = execution.PromptExecutor(self.server, cache_args={"lru": 0, "ram": 0})
+        self.executor = execution.PromptExecutor(self.server, cache_args={"lru": 0, "ram": 0, "ram_inactive": 0})
 
     def node_class(self, name: str):
         return self.nodes.NODE_CLASS_MAPPINGS[name]

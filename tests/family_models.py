@@ -105,7 +105,9 @@ def t5_state(seed: int = 3, name: str = "t5xxl", config_file: str = "t5_config_x
     model = comfy.sd1_clip.SDClipModel(device="meta", textmodel_json_config=str(path), model_class=comfy.text_encoders.t5.T5,
                                        special_tokens={"end": 1, "pad": 0}, model_options=options)
     sd = random_like(module_shapes(model.transformer), seed)
-    sd["encoder.block.23.layer.1.DenseReluDense.wi_1.weight"] = torch.zeros(config["d_ff"], 4096)
+    # T5-XXL's true block-23 gate shape: ComfyUI 0.3.75 reads its last dimension, 0.28 its first (a view,
+    # so no 160 MB tensor is allocated; the loader ignores the key)
+    sd["encoder.block.23.layer.1.DenseReluDense.wi_1.weight"] = torch.zeros(1, 1).expand(10240, 4096)
     options.pop("model_name")
     return sd, options
 
