@@ -232,12 +232,13 @@ def reduced_diffusion_model(family: str):
                        cross_attn_norm=True, eps=1e-6, operations=ops, **meta)
         latent = torch.zeros(1, 16, 1, 8, 8)
     elif family == "hunyuan_video":
-        from comfy.ldm.hunyuan_video.model import HunyuanVideo
+        from comfy.ldm.hunyuan_video.model import HunyuanVideo, HunyuanVideoParams
 
+        newer = {"meanflow_sum": False} if "meanflow_sum" in HunyuanVideoParams.__dataclass_fields__ else {}  # 0.28
         net = HunyuanVideo(image_model="hunyuan_video", in_channels=16, out_channels=16, vec_in_dim=768, context_in_dim=4096,
                            hidden_size=128, mlp_ratio=4.0, num_heads=1, depth=1, depth_single_blocks=1, axes_dim=[16, 56, 56],
                            theta=256, patch_size=[1, 2, 2], qkv_bias=True, guidance_embed=True, byt5=False, meanflow=False,
-                           use_cond_type_embedding=False, vision_in_dim=None, operations=ops, **meta)
+                           use_cond_type_embedding=False, vision_in_dim=None, **newer, operations=ops, **meta)
         latent = torch.zeros(1, 16, 1, 8, 8)
     elif family == "ltxv":
         from comfy.ldm.lightricks.model import LTXVModel

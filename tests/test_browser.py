@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 import urllib.request
@@ -124,6 +125,59 @@ def _close_dialogs(pg) -> None:
     raise AssertionError("a dialog does not close")
 
 
+# How the page says that model files are missing. Frontend 1.32 (ComfyUI 0.3.75) opens a "Missing Models"
+# dialog with one "directory / file" line each; 1.45 (ComfyUI 0.28) shows an error overlay ("1 required
+# model is missing"), marks the node that needs the file, and lists the files in its Errors panel.
+MISSING_MODELS_SHOWN = """() => Array.from(document.querySelectorAll('.p-dialog'))
+    .some(d => d.innerText.startsWith('Missing Models'))
+  || /required models? (is|are) missing/.test(document.body.innerText)"""
+# the Errors panel's missing-models section, as text: "directory (count)" headings, each followed by its files
+ERRORS_PANEL_MODELS = """() => {
+  const sections = Array.from(document.querySelectorAll('div'))
+    .filter(d => d.innerText.startsWith('Missing Models (') && /[.](safetensors|gguf|ckpt|pt|pth|sft)/.test(d.innerText));
+  return sections.length ? sections[sections.length - 1].innerText : '';
+}"""
+
+
+def _missing_models(page, dialogs: list[str]) -> set[str]:
+    """The model files the page reports missing, as "directory / file": the lines of frontend 1.32's
+    dialog, or the files under each "directory (count)" heading of frontend 1.45's Errors panel."""
+    in_dialog = {line.strip() for text in dialogs if text.startswith("Missing Models")
+                 for line in text.splitlines() if " / " in line}
+    if in_dialog or not page.get_by_text("Show missing models").count():
+        return in_dialog
+    page.get_by_text("Show missing models").first.click()
+    page.wait_for_function("document.body.innerText.includes('Missing Models (')", timeout=10_000)
+    page.wait_for_timeout(300)
+    listed, directory = set(), None
+    for line in page.evaluate(ERRORS_PANEL_MODELS).splitlines()[1:]:
+        entry = re.fullmatch(r"(.+) \((\d+)\)", line.strip())  # a directory, or a file and its node count
+        if entry and re.search(r"[.](safetensors|gguf|ckpt|pt|pth|sft)$", entry.group(1)):
+            listed.add(f"{directory} / {entry.group(1)}")
+        elif entry:
+            directory = entry.group(1)
+    return listed
+
+
+def _absent_combo_values(workflow: dict, object_info: dict, node: dict | None = None) -> set[str]:
+    """Combo values (of one node, or of all) that the server does not offer: files that are not there yet."""
+    absent = set()
+    for n in [node] if node else workflow["nodes"]:
+        info = object_info.get(n["type"])
+        if info is None:
+            continue
+        specs = {name: spec for name, spec, _o in wa.input_specs(info)}
+        absent |= {v for name, v in wa.widget_values(n, info).items()
+                   if wa.spec_type(specs[name]) == "COMBO" and v not in wa.combo_values(specs[name])}
+    return absent
+
+
+def _nodes_with_missing_files(workflow: dict, object_info: dict) -> set[str]:
+    """"id type" of the nodes that declare a model file or hold a file name the server does not offer."""
+    return {f"{n['id']} {n['type']}" for n in workflow["nodes"]
+            if (n.get("properties") or {}).get("models") or _absent_combo_values(workflow, object_info, n)}
+
+
 def _intersect(a, b) -> bool:
     return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
 
@@ -146,33 +200,38 @@ def test_workflow_loads_in_the_real_frontend(page, comfy_server, object_info, pa
     # the missing-models check asks the server for its model lists: wait for its dialog, then a little
     # longer for anything else the page may still report
     if declared:
-        page.wait_for_function("Array.from(document.querySelectorAll('.p-dialog'))"
-                               ".some(d => d.innerText.startsWith('Missing Models'))", timeout=20_000)
+        page.wait_for_function(MISSING_MODELS_SHOWN, timeout=20_000)
     page.wait_for_timeout(1000)
     state = page.evaluate(PAGE_STATE)
 
     assert state["count"] == len(workflow["nodes"])
     assert not state["unknown"], f"node types the page does not know: {state['unknown']}"
-    assert not state["broken"], f"nodes the page marked as broken: {state['broken']}"
+    # frontend 1.45 marks a node whose file is not on the server (a declared model, or a direction file
+    # that workflow 01 makes); nothing else may be marked
+    assert set(state["broken"]) <= _nodes_with_missing_files(workflow, object_info), \
+        f"nodes the page marked as broken: {state['broken']}"
     errors = [t["text"] for t in state["toasts"] if t["error"]]
     assert not errors, f"the page reported errors: {errors}"
     assert not page.errors, f"uncaught errors in the page while loading: {page.errors}"
 
-    # only the missing-models dialog, and it names exactly the files the workflow declares
+    # only the missing-models report, and it names exactly the files the workflow declares
     for text in state["dialogs"]:
         assert text.startswith("Missing Models"), f"unexpected dialog:\n{text[:800]}"
-        listed = {line.strip() for line in text.splitlines() if " / " in line}
-        assert listed == declared, \
-            f"missing-models dialog lists {sorted(listed)}, the workflow declares {sorted(declared)}"
-    if declared:
-        assert state["dialogs"], "no missing-models dialog although the model files are not installed"
+    listed = _missing_models(page, state["dialogs"])
+    if listed - declared:  # frontend 1.45 also lists files in folders it does not know (a direction file)
+        names = {entry.split(" / ", 1)[1] for entry in declared}
+        declared |= {f"Unknown / {name}" for name in _absent_combo_values(workflow, object_info) - names}
+    assert listed == declared, f"the page reports {sorted(listed)} missing, the workflow declares {sorted(declared)}"
 
     # every widget value stayed on its widget (the frontend re-serialises what it loaded)
     for node in workflow["nodes"]:
         loaded = state["widgets"][str(node["id"])]
+        info = object_info.get(node["type"])
+        saved = node.get("widgets_values") or []
+        if info and loaded and isinstance(saved, list) and wa.required_widget_count(info) <= len(saved) < len(loaded):
+            loaded = loaded[:len(saved)]  # optional widgets newer than the file, at their defaults
         assert loaded == node.get("widgets_values", []) or (loaded is None and not node.get("widgets_values")), \
             f"node {node['id']} {node['type']}: the page holds {loaded}, the file {node.get('widgets_values')}"
-        info = object_info.get(node["type"])
         if info is not None:
             expected = [name if extra is None else extra for name, extra in wa.widget_slots(info)]
             assert state["names"][str(node["id"])][:len(expected)] == expected, \
@@ -255,12 +314,14 @@ def test_the_checks_above_see_a_missing_node_type(page):
     victim = next(n for n in workflow["nodes"] if n["type"].startswith("CrossSteer"))
     victim["type"] = "CrossSteerNoSuchNode"
     page.evaluate("async wf => { await app.loadGraphData(wf); }", workflow)
+    # frontend 1.32 names the type in a dialog; 1.45 says so in its error overlay
     page.wait_for_function("Array.from(document.querySelectorAll('.p-dialog'))"
-                           ".some(d => d.innerText.includes('CrossSteerNoSuchNode'))", timeout=20_000)
+                           ".some(d => d.innerText.includes('CrossSteerNoSuchNode'))"
+                           " || document.body.innerText.includes('Some nodes are missing')", timeout=20_000)
     state = page.evaluate(PAGE_STATE)
     assert state["unknown"] == ["CrossSteerNoSuchNode"] or any(
         "CrossSteerNoSuchNode" in b for b in state["broken"]), state["unknown"]
-    assert any("CrossSteerNoSuchNode" in d and not d.startswith("Missing Models") for d in state["dialogs"]), \
-        state["dialogs"]
+    assert any("CrossSteerNoSuchNode" in d and not d.startswith("Missing Models") for d in state["dialogs"]) \
+        or "Some nodes are missing" in page.evaluate("document.body.innerText"), state["dialogs"]
     page.screenshot(path=str(ARTIFACTS / "negative_missing_node.png"))
     _close_dialogs(page)

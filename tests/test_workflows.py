@@ -25,7 +25,7 @@ SD15_GRAPHS = [p for p in WORKFLOWS if "sd15" in p.stem or "build_safety_directi
 MODEL_EXTENSIONS = (".safetensors", ".sft", ".gguf", ".ckpt", ".pt", ".pth", ".bin")
 MODEL_FILE_INPUT = re.compile(r"^((ckpt|unet|clip|vae|lora|control_net|style_model|clip_vision|upscale_model|gligen)"
                               r"_name\d*|direction_file)$")
-CONTROL_VALUES = {"fixed", "increment", "decrement", "randomize"}
+CONTROL_VALUES = wa.CONTROL_VALUES
 
 # every family the issue asks for, by a node type that only its graph has
 EXPECTED = {
@@ -331,10 +331,26 @@ def test_converter_on_a_hand_made_graph():
     }
 
 
+def test_converter_leaves_missing_trailing_optional_widgets_at_their_defaults():
+    """A workflow saved before a node gained optional widgets (ComfyUI 0.28's CreateVideo `bit_depth`)
+    loads with the newer widgets at their defaults, as in the frontend (none where the spec has none)."""
+    graph = _hand_made_graph()
+    graph["nodes"][7]["widgets_values"] = [5, "randomize", 3, "y", 11, "increment"]  # no noise_seed yet
+    sample = wa.to_api(graph, FAKE_INFO)["8"]["inputs"]
+    assert "noise_seed" not in sample and sample["salt"] == 11 and sample["steps"] == 7
+    info = {**FAKE_INFO, "Sample": json.loads(json.dumps(FAKE_INFO["Sample"]))}
+    info["Sample"]["input"]["optional"]["noise_seed"][1]["default"] = 4
+    assert wa.to_api(graph, info)["8"]["inputs"]["noise_seed"] == 4
+
+
 def test_converter_refuses_values_that_do_not_fit_the_widgets():
     graph = _hand_made_graph()
     graph["nodes"][7]["widgets_values"] = [5, 3, "y", 11, "increment", 2]  # the seed's control value forgotten
     with pytest.raises(wa.WorkflowError, match="6 widget values .* for 7 widgets"):
+        wa.to_api(graph, FAKE_INFO)
+    graph = _hand_made_graph()
+    graph["nodes"][7]["widgets_values"] = [5, "randomize", 3, "y", 11]  # a required widget's value missing
+    with pytest.raises(wa.WorkflowError, match="5 widget values .* for 7 widgets"):
         wa.to_api(graph, FAKE_INFO)
     graph = _hand_made_graph()
     graph["nodes"][0]["type"] = "NotInstalled"

@@ -25,6 +25,7 @@ NOTE_TYPES = {"Note", "MarkdownNote"}
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
 UPLOAD_FLAGS = ("image_upload", "video_upload", "audio_upload")
 CONTROL = "control_after_generate"
+CONTROL_VALUES = {"fixed", "increment", "decrement", "randomize"}
 MUTED, BYPASSED = 2, 4
 
 
@@ -71,19 +72,31 @@ def has_control(name: str, spec: list) -> bool:
     return kind == "COMBO" and bool(options.get(CONTROL))
 
 
+def _slots(node_info: dict) -> list[tuple[str, str | None, bool]]:
+    slots: list[tuple[str, str | None, bool]] = []
+    for name, spec, optional in input_specs(node_info):
+        if not is_widget(spec):
+            continue
+        slots.append((name, None, optional))
+        if has_control(name, spec):
+            slots.append((name, CONTROL, optional))
+        if spec_type(spec) == "COMBO" and any(spec_options(spec).get(f) for f in UPLOAD_FLAGS):
+            slots.append((name, "upload", optional))
+    return slots
+
+
 def widget_slots(node_info: dict) -> list[tuple[str, str | None]]:
     """The positions of `widgets_values`: (input name, None) for a real widget, (input name, kind) for
     an extra frontend-only value after it (kind 'control_after_generate' or 'upload')."""
-    slots: list[tuple[str, str | None]] = []
-    for name, spec, _optional in input_specs(node_info):
-        if not is_widget(spec):
-            continue
-        slots.append((name, None))
-        if has_control(name, spec):
-            slots.append((name, CONTROL))
-        if spec_type(spec) == "COMBO" and any(spec_options(spec).get(f) for f in UPLOAD_FLAGS):
-            slots.append((name, "upload"))
-    return slots
+    return [(name, extra) for name, extra, _optional in _slots(node_info)]
+
+
+def required_widget_count(node_info: dict) -> int:
+    """How many leading `widgets_values` a saved node must have: a workflow saved before a node gained
+    trailing optional widgets (ComfyUI 0.28's CreateVideo `bit_depth`) lacks them, and the frontend
+    leaves them at their defaults."""
+    flags = [optional for _name, _extra, optional in _slots(node_info)]
+    return max((i + 1 for i, optional in enumerate(flags) if not optional), default=0)
 
 
 def socket_inputs(node_info: dict) -> list[tuple[str, str, bool]]:
@@ -99,18 +112,27 @@ def outputs(node_info: dict) -> list[tuple[str, str]]:
 
 def widget_values(node: dict, node_info: dict) -> dict[str, Any]:
     """{input name: value} of a UI node's real widgets (frontend-only extras left out); a list of the
-    wrong length is an error, since every later value would land on the wrong input."""
+    wrong length is an error, since every later value would land on the wrong input (missing trailing
+    optional widgets take their defaults)."""
     slots = widget_slots(node_info)
     values = node.get("widgets_values")
     if values is None:
         values = []
     if isinstance(values, dict):  # some packs save {name: value}
         return {name: values[name] for name, extra in slots if extra is None and name in values}
-    if len(values) != len(slots):
+    # a control slot holding anything but a control value means the list is shifted
+    shifted = any(extra == CONTROL and value not in CONTROL_VALUES for (_n, extra), value in zip(slots, values))
+    if shifted or not required_widget_count(node_info) <= len(values) <= len(slots):
         expected = [n if e is None else f"{n}:{e}" for n, e in slots]
         raise WorkflowError(f"node {node.get('id')} ({node.get('type')}): {len(values)} widget values "
                             f"{values!r} for {len(slots)} widgets {expected}")
-    return {name: value for (name, extra), value in zip(slots, values) if extra is None}
+    found = {name: value for (name, extra), value in zip(slots, values) if extra is None}
+    # widgets newer than the file take their defaults, as the frontend gives them
+    specs = {name: spec for name, spec, _optional in input_specs(node_info)}
+    for name, extra in slots[len(values):]:
+        if extra is None and "default" in spec_options(specs[name]):
+            found[name] = spec_options(specs[name])["default"]
+    return found
 
 
 # ---------------------------------------------------------------- the graph
