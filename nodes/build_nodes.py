@@ -11,7 +11,8 @@ from ..directions.encoders import EMBEDDED, POOLINGS
 from ..directions.pipeline import alignment_summary, extract_direction, fit_and_heldout, transport_direction
 from . import folders
 from .comfy_encoder import ComfyClipEncoder
-from .common import PASTED, SHIPPED, NodeProgress, direction_report, load_anchors, load_pairs, prompt_source_options
+from .common import (PASTED, SHIPPED, NodeProgress, direction_report, load_anchors, load_pairs, prompt_source_fingerprint,
+                     prompt_source_options)
 from .llm import DTYPES, LLMHandle
 from .types import CATEGORY, AlignmentType, CrossSteerLLM, SafetyDirectionType
 
@@ -81,6 +82,10 @@ class ExtractSafetyDirection(io.ComfyNode):
         )
 
     @classmethod
+    def fingerprint_inputs(cls, pairs=None, **_):
+        return prompt_source_fingerprint(pairs)  # an edited pairs file is read again
+
+    @classmethod
     def execute(cls, pairs, pasted_pairs, layer, pooling, method, per_category, llm=None, clip=None,
                 source_clip=None) -> io.NodeOutput:
         if sum(x is not None for x in (llm, clip, source_clip)) != 1:
@@ -131,6 +136,10 @@ class FitBenignAlignment(io.ComfyNode):
             ],
             outputs=[AlignmentType.Output(display_name="alignment"), io.String.Output(display_name="report")],
         )
+
+    @classmethod
+    def fingerprint_inputs(cls, anchors=None, **_):
+        return prompt_source_fingerprint(anchors)  # an edited anchors file is read again
 
     @classmethod
     def execute(cls, clip, anchors, pasted_anchors, method, layer, seed, direction=None, llm=None,
