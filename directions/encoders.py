@@ -276,6 +276,12 @@ class HFEncoder:
     def width(self) -> int:
         return int(self.model.config.get_text_config().hidden_size)
 
+    def to(self, device: str | torch.device) -> "HFEncoder":
+        """Move the model (and where its inputs go) to another device."""
+        self.device = torch.device(device)
+        self.model.to(self.device)
+        return self
+
     @property
     def num_layers(self) -> int:
         return int(self.model.config.get_text_config().num_hidden_layers)

@@ -36,7 +36,8 @@ class LoadSourceLLM(io.ComfyNode):
                 io.Combo.Input("device", options=["auto", "cpu", "cuda"], default="auto",
                                tooltip="auto follows ComfyUI's model management: the GPU when there is one."),
                 io.Combo.Input("dtype", options=list(DTYPES), default="auto",
-                               tooltip="auto: float16 on a GPU that supports it, float32 on the CPU."),
+                               tooltip="auto: bfloat16 on a GPU that has it (Gemma-family models overflow in "
+                                       "float16), else float16; float32 on the CPU."),
                 io.Boolean.Input("trust_remote_code", default=False,
                                  tooltip="Run Python code shipped with the model. Only for models from a source you "
                                          "trust: that code runs with your user's rights."),
