@@ -176,6 +176,16 @@ def _load_failure(path: Path, err: BaseException, dtype: torch.dtype) -> Encoder
                         "corrupt or incomplete; re-download them")
 
 
+def _dtype_argument(dtype: torch.dtype) -> dict:
+    """`from_pretrained`'s dtype keyword: transformers 4.56 renamed `torch_dtype` to `dtype`, and older
+    versions pass an unknown `dtype` on to the model's constructor, which fails with a TypeError."""
+    import transformers
+    from packaging.version import Version
+
+    new = Version(transformers.__version__).release >= (4, 56)
+    return {"dtype" if new else "torch_dtype": dtype}
+
+
 def _dequantised_folder(gguf: Path, fingerprint: str) -> Path:
     return cache_root() / "models" / f"{gguf.stem}-{fingerprint}"
 
@@ -201,7 +211,8 @@ def _load_model(path: Path, fingerprint: str, dtype: torch.dtype, trust_remote_c
         config = AutoConfig.from_pretrained(source, trust_remote_code=trust_remote_code, **kwargs)
         causal = any(a.endswith("ForCausalLM") for a in (config.architectures or [])) or path.is_file()
         loader = AutoModelForCausalLM if causal else AutoModel
-        model = loader.from_pretrained(source, dtype=dtype, trust_remote_code=trust_remote_code, **kwargs)
+        model = loader.from_pretrained(source, **_dtype_argument(dtype), trust_remote_code=trust_remote_code,
+                                       **kwargs)
         tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code, **kwargs)
     except Exception as err:  # noqa: BLE001 - every failure (MemoryError included) becomes one message with its fix
         raise _load_failure(path, err, dtype) from err
@@ -264,6 +275,12 @@ class HFEncoder:
     @property
     def width(self) -> int:
         return int(self.model.config.get_text_config().hidden_size)
+
+    def to(self, device: str | torch.device) -> "HFEncoder":
+        """Move the model (and where its inputs go) to another device."""
+        self.device = torch.device(device)
+        self.model.to(self.device)
+        return self
 
     @property
     def num_layers(self) -> int:
@@ -338,6 +355,9 @@ class HFEncoder:
         # the base model, without the LM head: logits are never used, and over a large vocabulary
         # (Gemma: 262k) the head costs more than all the transformer blocks together
         body = getattr(self.model, "base_model", self.model)
+        if body is self.model and self.causal and hasattr(self.model, "get_decoder"):
+            # transformers < 4.56 names Gemma 3's base "language_model", which its causal LM does not have
+            body = self.model.get_decoder()
         if indices == [self.num_layers]:  # the usual "last layer": no need to keep every layer's states
             return {self.num_layers: body(**enc).last_hidden_state}
         if max(indices) == self.num_layers or min(indices) == 0:

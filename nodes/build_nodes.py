@@ -11,7 +11,8 @@ from ..directions.encoders import EMBEDDED, POOLINGS
 from ..directions.pipeline import alignment_summary, extract_direction, fit_and_heldout, transport_direction
 from . import folders
 from .comfy_encoder import ComfyClipEncoder
-from .common import PASTED, SHIPPED, NodeProgress, direction_report, load_anchors, load_pairs, prompt_source_options
+from .common import (PASTED, SHIPPED, NodeProgress, direction_report, load_anchors, load_pairs, prompt_source_fingerprint,
+                     prompt_source_options)
 from .llm import DTYPES, LLMHandle
 from .types import CATEGORY, AlignmentType, CrossSteerLLM, SafetyDirectionType
 
@@ -35,7 +36,8 @@ class LoadSourceLLM(io.ComfyNode):
                 io.Combo.Input("device", options=["auto", "cpu", "cuda"], default="auto",
                                tooltip="auto follows ComfyUI's model management: the GPU when there is one."),
                 io.Combo.Input("dtype", options=list(DTYPES), default="auto",
-                               tooltip="auto: float16 on a GPU that supports it, float32 on the CPU."),
+                               tooltip="auto: bfloat16 on a GPU that has it (Gemma-family models overflow in "
+                                       "float16), else float16; float32 on the CPU."),
                 io.Boolean.Input("trust_remote_code", default=False,
                                  tooltip="Run Python code shipped with the model. Only for models from a source you "
                                          "trust: that code runs with your user's rights."),
@@ -79,6 +81,10 @@ class ExtractSafetyDirection(io.ComfyNode):
             ],
             outputs=[SafetyDirectionType.Output(display_name="direction"), io.String.Output(display_name="report")],
         )
+
+    @classmethod
+    def fingerprint_inputs(cls, pairs=None, **_):
+        return prompt_source_fingerprint(pairs)  # an edited pairs file is read again
 
     @classmethod
     def execute(cls, pairs, pasted_pairs, layer, pooling, method, per_category, llm=None, clip=None,
@@ -131,6 +137,10 @@ class FitBenignAlignment(io.ComfyNode):
             ],
             outputs=[AlignmentType.Output(display_name="alignment"), io.String.Output(display_name="report")],
         )
+
+    @classmethod
+    def fingerprint_inputs(cls, anchors=None, **_):
+        return prompt_source_fingerprint(anchors)  # an edited anchors file is read again
 
     @classmethod
     def execute(cls, clip, anchors, pasted_anchors, method, layer, seed, direction=None, llm=None,

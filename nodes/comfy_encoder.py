@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import logging
+import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -101,6 +102,7 @@ class ComfyClipEncoder:
     cache: EmbeddingCache | None = None
     num_layers: int = 0
     causal: bool = False
+    batch_size: int = 16  # prompts per forward pass, where the family allows batches (batch_plan)
     _memo: dict = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -140,14 +142,28 @@ class ComfyClipEncoder:
             info["template"] = _TEMPLATES[self.family]
         return info
 
+    def tokenize(self, text: str) -> dict:
+        template = _TEMPLATES.get(self.family)
+        return self.clip.tokenize(template.format(text) if template else text)
+
     def encode_entry(self, text: str) -> tuple[torch.Tensor, dict]:
         """(conditioning [1, T, D] float32 on the CPU, its dict), as CLIPTextEncode makes it."""
-        template = _TEMPLATES.get(self.family)
-        tokens = self.clip.tokenize(template.format(text) if template else text)
+        return self._encode_tokens(self.tokenize(text))
+
+    def _encode_tokens(self, tokens: dict) -> tuple[torch.Tensor, dict]:
         out = self.clip.encode_from_tokens(tokens, return_pooled=True, return_dict=True)
         cond = out.pop("cond")
         extras = {k: (v.float().cpu() if torch.is_tensor(v) else v) for k, v in out.items()}
         return cond.float().cpu(), extras
+
+    def encode_entries(self, texts: Sequence[str]) -> list[tuple[torch.Tensor, dict]]:
+        """encode_entry of each text, in batches where the family's encoder allows it (see batch_plan)."""
+        tokens = [self.tokenize(t) for t in texts]
+        out: list = [None] * len(texts)
+        for group in batch_plan(self.clip, tokens):
+            for i, entry in zip(group, _encode_batch(self.clip, [tokens[i] for i in group])):
+                out[i] = entry
+        return [entry if entry is not None else self._encode_tokens(t) for entry, t in zip(out, tokens)]
 
     def _cache_key(self) -> str:
         return f"{self.fingerprint}|{'/'.join(self.spaces)}|{SELECTION_VERSION}"
@@ -179,22 +195,80 @@ class ComfyClipEncoder:
             todo = [i for k, i in enumerate(todo) if k in missing]
         done = len(texts) - len(todo)
         family = FAMILIES.get(self.family)
-        for i in todo:
-            x, extras = self.encode_entry(texts[i])
-            pooled = pool_spaces(family, x, extras, pooling)
-            for j, name in enumerate(names):
-                if name not in pooled:
-                    raise EncoderFamilyError(f"the prompt {texts[i][:60]!r} gave no {name} embedding in this "
-                                             f"{self.family} encoder (its layout changed?): reload the CLIP")
-                out[j][i] = pooled[name][0]
+        for start in range(0, len(todo), self.batch_size):
+            batch = todo[start:start + self.batch_size]
+            for i, (x, extras) in zip(batch, self.encode_entries([texts[i] for i in batch])):
+                pooled = pool_spaces(family, x, extras, pooling)
+                for j, name in enumerate(names):
+                    if name not in pooled:
+                        raise EncoderFamilyError(f"the prompt {texts[i][:60]!r} gave no {name} embedding in this "
+                                                 f"{self.family} encoder (its layout changed?): reload the CLIP")
+                    out[j][i] = pooled[name][0]
             if self.cache is not None:
-                self.cache.store(self._cache_key(), every, pooling, [texts[i]], {j: out[j][i:i + 1] for j in every})
-            done += 1
+                self.cache.store(self._cache_key(), every, pooling, [texts[i] for i in batch],
+                                 {j: out[j][batch] for j in every})
+            done += len(batch)
             if progress is not None:
                 progress(done, len(texts))
         for i, text in enumerate(texts):
             self._memo[(text, pooling)] = [out[j][i].clone() for j in every]
         return {j: out[j] for j in layers}
+
+
+def batch_plan(clip, tokens: list[dict]) -> list[list[int]]:
+    """Groups (two or more) of prompts that one forward pass encodes exactly as encode_from_tokens encodes
+    each alone; the prompts in no group are encoded alone. That holds for encoders made of one SDClipModel behind ComfyUI's stock token-weight code (SD1.5,
+    SD2, T5-only, and LLM families such as Z-Image and Lumina2), for prompts of one section with plain weights:
+    prompts of one length share a pass, and an encoder that masks padding takes any lengths, padded to the
+    longest. Families with their own encode_token_weights (SDXL, SD3, Flux, Qwen-Image: several encoders,
+    template cuts) are encoded one prompt at a time, as are prompts with weights or embeddings."""
+    from comfy import sd1_clip
+
+    model = clip.cond_stage_model
+    inner = getattr(model, getattr(model, "clip", ""), None)
+    stock = (type(model).encode_token_weights is sd1_clip.SD1ClipModel.encode_token_weights
+             and isinstance(inner, sd1_clip.SDClipModel)
+             and type(inner).encode_token_weights is sd1_clip.ClipTokenWeightEncoder.encode_token_weights)
+    if not stock:
+        return []
+    masked = inner.enable_attention_masks and inner.special_tokens.get("pad") is not None
+    groups: dict[int, list[int]] = {}
+    for i, t in enumerate(tokens):
+        plain = (set(t) == {model.clip_name} and len(t[model.clip_name]) == 1
+                 and all(isinstance(p[0], numbers.Integral) and p[1] == 1.0 for p in t[model.clip_name][0]))
+        if plain:
+            groups.setdefault(0 if masked else len(t[model.clip_name][0]), []).append(i)
+    return [group for group in groups.values() if len(group) > 1]
+
+
+def _encode_batch(clip, tokens: list[dict]) -> list[tuple[torch.Tensor, dict]]:
+    """One forward pass for prompts that batch_plan grouped: their sections go through encode_from_tokens
+    as the sections of one prompt (so clip skip, LoRAs, device placement are ComfyUI's own), right-padded
+    with the pad token to the longest; the encoder's own batch output (every row's pooled vector and mask,
+    which encode_from_tokens would cut to the first row) is read by a forward hook, and each row is cut back
+    to its prompt's length."""
+    model = clip.cond_stage_model
+    inner = getattr(model, model.clip)
+    sections = [t[model.clip_name][0] for t in tokens]
+    longest = max(len(s) for s in sections)
+    pad = inner.special_tokens.get("pad")
+    padded = [[(p[0], p[1]) for p in s] + [(pad, 1.0)] * (longest - len(s)) for s in sections]
+    captured = []
+    hook = inner.register_forward_hook(lambda _module, _inputs, output: captured.append(output))
+    try:
+        clip.encode_from_tokens({model.clip_name: padded}, return_pooled=True, return_dict=True)
+    finally:
+        hook.remove()
+    z, pooled = captured[-1][0], captured[-1][1]
+    extra = captured[-1][2] if len(captured[-1]) > 2 else {}
+    out = []
+    for i, section in enumerate(sections):
+        n = len(section)
+        extras = {"pooled_output": None if pooled is None else pooled[i:i + 1].float().cpu()}
+        for key, value in extra.items():
+            extras[key] = value[i:i + 1, :n].float().cpu() if key == "attention_mask" else value
+        out.append((z[i:i + 1, :n].float().cpu(), extras))
+    return out
 
 
 def probe_spaces(family: str, x: torch.Tensor, extras: dict) -> dict[str, int]:

@@ -1,6 +1,8 @@
 """Small pieces the nodes share: prompt inputs, progress with cancellation, reports."""
 from __future__ import annotations
 
+import hashlib
+
 import comfy.model_management as mm
 import comfy.utils
 
@@ -29,6 +31,22 @@ def load_anchors(source: str, pasted: str) -> list[str]:
     if source == PASTED:
         return prompts.parse_anchor_text(pasted)
     return prompts.load_anchors(folders.input_file(source))
+
+
+def prompt_source_fingerprint(source: str | None) -> str | None:
+    """A prompt-file choice as ComfyUI's cache sees it (fingerprint_inputs): a file in the input folder by its
+    content, so an edited file is read again; the shipped set and pasted text by name (pasted text is a
+    widget of its own, already in the cache key)."""
+    if source in (None, SHIPPED, PASTED):
+        return source
+    digest = hashlib.sha256()
+    try:
+        with open(folders.input_file(source), "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except (OSError, ValueError):  # the node itself says what is wrong when it runs
+        return f"unreadable:{source}"
+    return digest.hexdigest()
 
 
 class NodeProgress:

@@ -128,3 +128,85 @@ def test_running_the_same_steering_graph_20_times_does_not_grow_memory(comfy, sd
     FIGURES.append(f"20 runs of Load -> Mixer -> Apply on SD1.5 conditioning: before {before / MB:.0f} MB, "
                    f"after {after / MB:.0f} MB, growth {(after - before) / MB:+.1f} MB")
     assert after - before < 16 * MB, f"memory grew by {(after - before) / MB:.1f} MB over 20 runs"
+
+
+def steering_graph_with_previews(ckpt: str, pairs: str) -> dict:
+    """The full steering graph of test_nodes (Load LLM -> Extract -> Fit -> Apply -> KSampler), with text
+    previews of both reports: Preview runs between Extract and Fit (ComfyUI runs output nodes first)."""
+    from test_nodes import ANCHORS, steering_graph
+
+    graph = steering_graph(ckpt)
+    graph["11"]["inputs"]["pasted_pairs"] = pairs
+    graph["12"]["inputs"]["pasted_anchors"] = ANCHORS
+    graph["10"]["inputs"].update(device="cpu", dtype="float32")
+    del graph["14"], graph["15"]  # no Transport / Save: nothing written to the model folders
+    graph["20"] = {"class_type": "PreviewAny", "inputs": {"source": ["11", 1]}}
+    graph["21"] = {"class_type": "PreviewAny", "inputs": {"source": ["12", 1]}}
+    return graph
+
+
+@pytest.mark.slow
+def test_a_graph_run_loads_the_llm_once_and_frees_it_before_the_sampler(comfy, sd15_checkpoint, monkeypatch):
+    """Extract and Fit share one load of the source LLM per run; it is gone (weights collected) when the
+    KSampler starts and after the run. Loads are counted by wrapping the real LLMHandle.load, the sampler's
+    view by wrapping the real KSampler.sample; both call the originals."""
+    import copy
+    import weakref
+
+    import nodes
+    from test_nodes import PAIRS
+
+    llm = pack_module(comfy, "nodes.llm")
+    loads: list[weakref.ref] = []
+    at_sampler: list[bool] = []
+    real_load, real_sample = llm.LLMHandle.load, nodes.KSampler.sample
+
+    def counting_load(self):
+        encoder = real_load(self)
+        loads.append(weakref.ref(encoder.model))
+        return encoder
+
+    def watching_sample(self, *args, **kwargs):
+        gc.collect()
+        at_sampler.append(llm._RunShare.held is not None or any(ref() is not None for ref in loads))
+        return real_sample(self, *args, **kwargs)
+
+    monkeypatch.setattr(llm.LLMHandle, "load", counting_load)
+    monkeypatch.setattr(nodes.KSampler, "sample", watching_sample)
+    for run, pairs in enumerate((PAIRS, PAIRS.replace("kitchen", "garden"))):  # run 2: Extract and Fit again
+        outputs = comfy.run(copy.deepcopy(steering_graph_with_previews(sd15_checkpoint, pairs)))
+        assert outputs["7"]["images"] and "held-out AUROC" in outputs["20"]["text"][0]
+        assert len(loads) == run + 1, f"run {run + 1} loaded the LLM {len(loads) - run} times"
+        assert at_sampler == [False] * (run + 1), "the LLM was still in memory when the sampler started"
+        gc.collect()
+        assert llm._RunShare.held is None and all(ref() is None for ref in loads), "the LLM outlived the run"
+
+
+def test_auto_dtype_and_room_on_a_gpu(comfy, monkeypatch):
+    """The GPU decisions, with a fake CUDA device (no GPU here): ComfyUI's should_use_bf16 / should_use_fp16
+    answers are faked, and so is the move to the device (HFEncoder.to records it). The model itself is the
+    real embedded smollm2-135m, loaded on the CPU first; ComfyUI is asked for its size before it moves."""
+    llm = pack_module(comfy, "nodes.llm")
+    mm = llm.mm
+    handle = llm.LLMHandle("smollm2-135m", device="cuda", dtype="auto")
+    for bf16, fp16, want in ((True, True, torch.bfloat16), (False, True, torch.float16), (False, False, torch.float32)):
+        monkeypatch.setattr(mm, "should_use_bf16", lambda device=None, *a, _v=bf16, **k: _v)
+        monkeypatch.setattr(mm, "should_use_fp16", lambda device=None, *a, _v=fp16, **k: _v)
+        assert handle.torch_dtype() == want
+    assert llm.LLMHandle("smollm2-135m", device="cpu").torch_dtype() == torch.float32
+    assert llm.LLMHandle("smollm2-135m", device="cuda", dtype="float16").torch_dtype() == torch.float16
+
+    events = []
+    monkeypatch.setattr(mm, "should_use_bf16", lambda *a, **k: True)
+    monkeypatch.setattr(mm, "free_memory", lambda required, device, *a, **k: events.append(("free", required, device)))
+    encoder_class = sys.modules[llm.load_encoder.__module__].HFEncoder
+    monkeypatch.setattr(encoder_class, "to", lambda self, device: events.append(("to", device)) or self)
+    encoder = handle.load()
+    try:
+        size = llm.weight_bytes(encoder.model)
+        assert {p.dtype for p in encoder.model.parameters()} == {torch.bfloat16}
+        assert 200 * MB < size < 400 * MB  # 135M parameters (the embeddings tied to the head) in bfloat16
+        assert events == [("free", size + mm.minimum_inference_memory(), torch.device("cuda")),
+                          ("to", torch.device("cuda"))]
+    finally:
+        llm._release(encoder)
