@@ -21,9 +21,8 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
 
-import workflow_api as wa
+from crosssteer.workflow import node_defs as nd
 
 WORKFLOWS = ROOT / "workflows"
 FRONTEND_VERSION = "1.32.9"  # the comfyui-frontend-package that ComfyUI 0.3.75 pins
@@ -116,26 +115,26 @@ class Graph:
         self.nodes.append(node)
         d = node.data
         d["pos"] = [int(pos[0]), int(pos[1])]
-        d["inputs"] = [{"name": n, "type": t, "link": None} for n, t, _opt in wa.socket_inputs(info)]
-        d["outputs"] = [{"name": n, "type": t, "links": []} for n, t in wa.outputs(info)]
+        d["inputs"] = [{"name": n, "type": t, "link": None} for n, t, _opt in nd.socket_inputs(info)]
+        d["outputs"] = [{"name": n, "type": t, "links": []} for n, t in nd.outputs(info)]
         d["properties"] = {"cnr_id": "comfy-core" if not kind.startswith("CrossSteer") else "crosssteer",
                            "Node name for S&R": kind}
         if model_files:
             d["properties"]["models"] = [self.model_entry(name) for name in model_files]
         widgets = dict(widgets or {})
         values = []
-        specs = {n: s for n, s, _o in wa.input_specs(info)}
-        for name, extra in wa.widget_slots(info):
-            if extra == wa.CONTROL:
+        specs = {n: s for n, s, _o in nd.input_specs(info)}
+        for name, extra in nd.widget_slots(info):
+            if extra == nd.CONTROL:
                 values.append(widgets.pop(f"{name}:control", "fixed"))
             elif extra == "upload":
                 values.append("image")
             elif name in widgets:
                 values.append(widgets.pop(name))
             else:
-                default = wa.spec_options(specs[name]).get("default")
-                if default is None and wa.spec_type(specs[name]) == "COMBO":
-                    default = (wa.combo_values(specs[name]) or [""])[0]
+                default = nd.spec_options(specs[name]).get("default")
+                if default is None and nd.spec_type(specs[name]) == "COMBO":
+                    default = (nd.combo_values(specs[name]) or [""])[0]
                 values.append(default)
         if widgets:
             raise KeyError(f"{kind} has no widgets {sorted(widgets)}")
@@ -176,12 +175,12 @@ class Graph:
         roomier text boxes and previews; the page enlarges a node that is smaller than that on load."""
         d, info = node.data, node.info
         rows = max(len(d["inputs"]), len(d["outputs"]))
-        specs = {n: s for n, s, _o in wa.input_specs(info)}
-        slots = wa.widget_slots(info)
+        specs = {n: s for n, s, _o in nd.input_specs(info)}
+        slots = nd.widget_slots(info)
         height = rows * 20 + (14 if slots else 6)
         for name, extra in slots:
             spec = specs[name]
-            multiline = extra is None and wa.spec_type(spec) == "STRING" and wa.spec_options(spec).get("multiline")
+            multiline = extra is None and nd.spec_type(spec) == "STRING" and nd.spec_options(spec).get("multiline")
             height += 100 if multiline else 24
         height += {"SaveImage": 260, "PreviewImage": 260, "SaveVideo": 260, "PreviewAny": 150}.get(node.type, 0)
         return height
@@ -192,8 +191,8 @@ class Graph:
         out = src.data["outputs"][slot]
         slot_index = next((i for i, e in enumerate(target.data["inputs"]) if e["name"] == input_name), None)
         if slot_index is None:  # a widget driven by a link (e.g. from a PrimitiveNode): add its socket
-            spec = {n: s for n, s, _o in wa.input_specs(target.info)}[input_name]
-            target.data["inputs"].append({"name": input_name, "type": wa.spec_type(spec),
+            spec = {n: s for n, s, _o in nd.input_specs(target.info)}[input_name]
+            target.data["inputs"].append({"name": input_name, "type": nd.spec_type(spec),
                                           "widget": {"name": input_name}, "link": None})
             slot_index = len(target.data["inputs"]) - 1
         entry = target.data["inputs"][slot_index]
