@@ -97,6 +97,7 @@ def test_several_positives_on_one_clip_share_the_file_and_combine_paths_are_foll
      r"also feeds node 9 \(SomePackSampler\) input 'positive'.*unsteered"),
     (lambda g: g["5"].update(class_type="SomePackSampler"), "no text encoder feeds the positive"),
     (lambda g: g["5"]["inputs"].update(negative=["4", 0]), "both a positive and a negative"),
+    (lambda g: g["4"].update(class_type=APPLY), r"already steered by node 4"),
 ])
 def test_what_cannot_be_done_safely_is_refused_naming_the_node(change, match):
     graph = api_flux()
@@ -225,6 +226,14 @@ def test_subgraph_encoder_is_steered_inside_its_definition_with_fresh_ids():
     assert [n["type"] for n in data["nodes"]].count("Note") == 1  # the note goes on the top level
 
 
+def test_a_bypassed_or_muted_subgraph_runs_nothing_inside():
+    for mode in (2, 4):
+        data = qwen_subgraph_workflow()
+        data["nodes"][0]["mode"] = mode
+        with pytest.raises(WorkflowError, match="no text encoder feeds the positive"):
+            A.add_steering(data, "qwen.safetensors")
+
+
 def test_envelopes_are_unwrapped_and_written_back_the_same_way(tmp_path):
     for keys in (("input", "workflow"), ("prompt",)):
         whole = {"client_id": "x"} if keys == ("prompt",) else {}
@@ -269,3 +278,16 @@ def test_direction_arguments():
         "a.safetensors", {"12": "b.safetensors", "75:6": "c.safetensors"})
     with pytest.raises(WorkflowError, match="NODE_ID=FILE"):
         A.parse_directions(["a.safetensors", "b.safetensors"])
+
+
+def test_the_workflow_package_imports_no_comfyui():
+    import subprocess
+    import sys
+
+    code = ("import sys, pkgutil, importlib, crosssteer.workflow as w\n"
+            "[importlib.import_module(f'crosssteer.workflow.{m.name}') for m in pkgutil.iter_modules(w.__path__)]\n"
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('comfy', 'folder_paths', 'nodes', 'server',"
+            " 'comfy_api', 'torch'))\n"
+            "print(bad); sys.exit(1 if bad else 0)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr

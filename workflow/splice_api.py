@@ -13,13 +13,17 @@ def next_free_id(prompt: dict) -> int:
 
 
 def splice(prompt: dict, encoders: list[PositiveEncoder], files: dict[str, str], strength: float, mode: str,
-           widgets: dict | None = None) -> tuple[dict, dict[str, tuple[str, str]]]:
-    """A new prompt (the input is not changed) and {encoder id: (load id, apply id)}."""
+           widgets: dict | None = None, names: tuple[str, str] | None = None) -> tuple[dict, dict[str, tuple[str, str]]]:
+    """A new prompt (the input is not changed) and {encoder id: (load id, apply id)}. New nodes get the next
+    free numbers, or the given `names` (load, apply), numbered from the second encoder on."""
     graph = copy.deepcopy(prompt)
     next_id, added = next_free_id(graph), {}
-    for encoder in encoders:
-        load_id, apply_id = str(next_id), str(next_id + 1)
-        next_id += 2
+    for i, encoder in enumerate(encoders):
+        if names:
+            load_id, apply_id = (f"{n}_{i + 1}" if i else n for n in names)
+        else:
+            load_id, apply_id = str(next_id), str(next_id + 1)
+            next_id += 2
         slot = graph[encoder.edges[0][0]]["inputs"][encoder.edges[0][1]][1]
         graph[load_id] = {"class_type": LOAD, "inputs": {"direction_file": files[encoder.node.id]},
                           "_meta": {"title": "Load Safety Direction"}}

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from .core_nodes import CLIP_PASS_THROUGH, NO_TEXT, PASS_THROUGH, SAMPLERS, TEXT_ENCODERS
 from .errors import WorkflowError
 from .flat import FlatNode, readers
+from .pack_nodes import APPLY
 
 
 @dataclass
@@ -35,6 +36,9 @@ def _walk(nodes: dict[str, FlatNode], reader: FlatNode, name: str, role: str, fo
     if source is None:
         raise WorkflowError(f"{reader.label()} input {name!r} is linked to node {source_id}, which is not in the "
                             "workflow")
+    if source.type == APPLY:
+        raise WorkflowError(f"the {role} of {sampler.label()} is already steered by {source.label()}: this workflow "
+                            "has CrossSteer steering; change that node's settings instead of adding more")
     if source.type in TEXT_ENCODERS:
         found.setdefault(source.id, []).append((reader.id, name))
         return

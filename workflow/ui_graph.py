@@ -102,7 +102,7 @@ class Workflow:
             raise WorkflowError("subgraphs nested more than 32 deep (a subgraph that contains itself?)")
         self.containers[container.prefix] = container
         for node in container.nodes.values():
-            if node.get("type") in self.definitions and node.get("mode") != MUTED:
+            if node.get("type") in self.definitions and node.get("mode") not in (MUTED, BYPASSED):
                 child = Container(self.definitions[node["type"]], f"{container.path(node['id'])}:", node, container)
                 self._index(child, depth + 1)
 
