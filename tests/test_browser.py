@@ -75,6 +75,7 @@ GRAPH_ON_SCREEN = """() => {
   const sx = v => (v + ds.offset[0]) * ds.scale + rect.left, sy = v => (v + ds.offset[1]) * ds.scale + rect.top;
   // the node the workflow is about (steering, else the alignment): the centre of the thumbnail
   const key = app.graph._nodes.find(n => n.type === 'CrossSteerApplySafetySteering')
+    ?? app.graph._nodes.find(n => n.type === 'CrossSteerSafetySteeringAuto')
     ?? app.graph._nodes.find(n => n.type === 'CrossSteerFitBenignAlignment');
   const kb = Array.from(key.boundingRect);
   return {x: sx(x0), y: sy(y0), width: (x1 - x0) * ds.scale, height: (y1 - y0) * ds.scale, scale: ds.scale,
