@@ -21,6 +21,7 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))  # comfy_harness starts a ComfyUI for /object_info
 
 from crosssteer.workflow import node_defs as nd
 
@@ -612,6 +613,29 @@ def steer_hunyuan_video(g: Graph) -> None:
                                                    "type hunyuan_video"), 720)
 
 
+def safety_auto_sd15(g: Graph) -> None:
+    c0, c1, c2, c3 = Column(g, 0), Column(g, 420, width=400), Column(g, 900, width=340), Column(g, 1320, width=440)
+    ckpt = c0.add("CheckpointLoaderSimple", {"ckpt_name": SD15}, model_files=(SD15,))
+    latent = c0.add("EmptyLatentImage", {"width": 512, "height": 512, "batch_size": 1})
+    pos, neg = prompt_nodes(c1, ckpt)
+    auto = c2.add("CrossSteerSafetySteeringAuto", {"strength": 4.0, "mode": "add"}, color=STEER_COLOR,
+                  inputs={"clip": ckpt["CLIP"], "conditioning": pos["CONDITIONING"]})
+    sampler = ksampler(c2, ckpt["MODEL"], auto["CONDITIONING"], neg["CONDITIONING"], latent["LATENT"])
+    decode = c3.add("VAEDecode", inputs={"samples": sampler["LATENT"], "vae": ckpt["VAE"]})
+    c3.add("SaveImage", {"filename_prefix": "crosssteer/sd15_auto"}, inputs={"images": decode["IMAGE"]})
+    read_me(g,
+        "Safety steering in one node\n\n"
+        "Safety Steering (auto) sits between the positive prompt and the sampler and needs nothing else. The "
+        "first run for a text encoder builds its safety direction (the embedded smollm2-135m, the shipped "
+        "prompt pairs and benign anchors, fitted through this checkpoint's CLIP-L; on a CPU the 3,461 anchors "
+        "take long, see the README) and saves it in models/safety_directions as auto_sd1_<fingerprint>_....safetensors; "
+        "every later run, and every other workflow with the same text encoder, only applies it.\n\n"
+        "The same node works for any model: connect its CLIP (from the checkpoint or the text-encoder loader) "
+        "and the positive conditioning.\n\n"
+        + STEER_TEXT.replace("Apply Safety Steering", "The node") + "\n\n" + FILES
+        + files_note([(SD15, "")], g.models) + "\n" + SOURCE_LLM_NOTE, 600)
+
+
 BUILDERS = {
     "01_build_safety_direction": build_safety_direction,
     "02_steer_sd15": steer_sd15,
@@ -622,6 +646,7 @@ BUILDERS = {
     "07_steer_qwen_image": steer_qwen_image,
     "08_steer_wan21_t2v": steer_wan,
     "09_steer_hunyuan_video_t2v": steer_hunyuan_video,
+    "10_safety_auto_sd15": safety_auto_sd15,
 }
 
 

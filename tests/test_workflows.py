@@ -43,6 +43,7 @@ EXPECTED = {
     "08_steer_wan21_t2v": {"CLIPLoader", "EmptyHunyuanLatentVideo", "SaveVideo", "CrossSteerApplySafetySteering"},
     "09_steer_hunyuan_video_t2v": {"DualCLIPLoader", "SamplerCustomAdvanced", "SaveVideo",
                                    "CrossSteerApplySafetySteering"},
+    "10_safety_auto_sd15": {"CheckpointLoaderSimple", "CrossSteerSafetySteeringAuto"},
 }
 
 
@@ -377,6 +378,9 @@ ANCHORS = "\n".join(f"a {c} {t} in the {p}" for c, t, p in zip(
     ["park", "city", "snow", "desert", "harbor", "forest", "market"] * 4))
 
 
+SMALL_PAIRS_FILE, SMALL_ANCHORS_FILE = "workflow_test_pairs.jsonl", "workflow_test_anchors.txt"
+
+
 def runnable(path: Path, object_info: dict, checkpoint: str, direction_file: str | None = None) -> dict:
     """The API prompt of a shipped SD1.5 graph, made small: the test checkpoint, pasted prompt sets,
     64x64, 2 steps. Nothing else changes."""
@@ -389,6 +393,8 @@ def runnable(path: Path, object_info: dict, checkpoint: str, direction_file: str
             inputs.update(pairs="pasted below", pasted_pairs=PAIRS)
         elif kind == "CrossSteerFitBenignAlignment":
             inputs.update(anchors="pasted below", pasted_anchors=ANCHORS)
+        elif kind == "CrossSteerSafetySteeringAuto":  # the same small sets, as files in ComfyUI's input folder
+            inputs.update(pairs=SMALL_PAIRS_FILE, anchors=SMALL_ANCHORS_FILE)
         elif kind == "EmptyLatentImage":
             inputs.update(width=64, height=64)
         elif kind == "KSampler":
@@ -467,3 +473,20 @@ def test_category_mixer_graph_runs(comfy_server, object_info, sd15_checkpoint, c
                                         built_direction[0]), timeout=600)
     (image,) = _images(outputs, comfy_base)
     assert image.is_file()
+
+
+@pytest.mark.comfy
+@pytest.mark.slow
+def test_safety_auto_graph_builds_once_then_only_applies(comfy_server, object_info, sd15_checkpoint, comfy_base):
+    from test_auto_node import pairs_jsonl
+
+    (comfy_base / "input" / SMALL_PAIRS_FILE).write_text(pairs_jsonl(PAIRS))
+    (comfy_base / "input" / SMALL_ANCHORS_FILE).write_text(ANCHORS + "\n")
+    prompt = runnable(WORKFLOW_DIR / "10_safety_auto_sd15.json", object_info, sd15_checkpoint)
+    outputs = comfy_server.run(prompt, timeout=900)
+    (image,) = _images(outputs, comfy_base)
+    (auto,) = [k for k, n in prompt.items() if n["class_type"] == "CrossSteerSafetySteeringAuto"]
+    name = outputs[auto]["text"][0].split(": ", 1)[1]
+    assert (comfy_base / "models" / "safety_directions" / name).is_file() and image.is_file()
+    prompt[auto]["inputs"]["strength"] = 6.0
+    assert comfy_server.run(prompt, timeout=600)[auto]["text"] == [f"cached: {name}"]
