@@ -76,7 +76,7 @@ def summary(encoders: list, files: dict[str, str], strength: float, mode: str) -
     lines = [f"CrossSteer add-steering: Apply Safety Steering (strength {strength:g}, mode {mode}) after each positive "
              "text encoder; negatives unchanged."]
     for e in encoders:
-        lines.append(f"- {e.node.label()} ({e.clip}): {files[e.node.id]}")
+        lines.append(f"- {e.node.label()}, CLIP from {e.clip}: {files[e.node.id]}")
     lines.append("Direction files go in ComfyUI/models/safety_directions.")
     return "\n".join(lines)
 
