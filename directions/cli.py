@@ -257,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_eval_images_parser(sub)
 
-    from ..workflow.add_steering import add_parser as add_steering_parser
+    from ..workflow_files.add_steering import add_parser as add_steering_parser
 
     add_steering_parser(sub)
 

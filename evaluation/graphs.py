@@ -10,11 +10,11 @@ import copy
 from pathlib import Path
 from typing import Callable
 
-from ..workflow import envelope, flat, splice_api, trace
-from ..workflow.add_steering import assign_directions
-from ..workflow.core_nodes import TEXT_ENCODERS
-from ..workflow.errors import WorkflowError
-from ..workflow.ui_to_api import to_api
+from ..workflow_files import envelope, flat, splice_api, trace
+from ..workflow_files.add_steering import assign_directions
+from ..workflow_files.core_nodes import TEXT_ENCODERS
+from ..workflow_files.errors import WorkflowError
+from ..workflow_files.ui_to_api import to_api
 
 PLACEHOLDER = "{prompt}"
 SEED_INPUTS = ("seed", "noise_seed")

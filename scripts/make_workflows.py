@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # comfy_harness starts a ComfyUI for /object_info
 
-from crosssteer.workflow import node_defs as nd
+from crosssteer.workflow_files import node_defs as nd
 
 WORKFLOWS = ROOT / "workflows"
 FRONTEND_VERSION = "1.32.9"  # the comfyui-frontend-package that ComfyUI 0.3.75 pins

@@ -9,10 +9,10 @@ import json
 import pytest
 
 from crosssteer.directions.cli import main
-from crosssteer.workflow import add_steering as A, envelope
-from crosssteer.workflow.errors import WorkflowError
-from crosssteer.workflow.pack_nodes import APPLY, LOAD
-from crosssteer.workflow.ui_graph import Workflow
+from crosssteer.workflow_files import add_steering as A, envelope
+from crosssteer.workflow_files.errors import WorkflowError
+from crosssteer.workflow_files.pack_nodes import APPLY, LOAD
+from crosssteer.workflow_files.ui_graph import Workflow
 
 
 def api_flux() -> dict:
@@ -284,8 +284,8 @@ def test_the_workflow_package_imports_no_comfyui():
     import subprocess
     import sys
 
-    code = ("import sys, pkgutil, importlib, crosssteer.workflow as w\n"
-            "[importlib.import_module(f'crosssteer.workflow.{m.name}') for m in pkgutil.iter_modules(w.__path__)]\n"
+    code = ("import sys, pkgutil, importlib, crosssteer.workflow_files as w\n"
+            "[importlib.import_module(f'crosssteer.workflow_files.{m.name}') for m in pkgutil.iter_modules(w.__path__)]\n"
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('comfy', 'folder_paths', 'nodes', 'server',"
             " 'comfy_api', 'torch'))\n"
             "print(bad); sys.exit(1 if bad else 0)")

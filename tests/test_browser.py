@@ -4,7 +4,7 @@
 Each workflow is fetched the way the template browser fetches it (/api/workflow_templates/crosssteer/...)
 and loaded into the canvas with `app.loadGraphData`. The page must know every node type (no
 missing-node dialog, no placeholder nodes), show no validation error, keep every widget value where the
-file put it, and turn the graph into the same API prompt as crosssteer.workflow.ui_to_api does (the frontend's
+file put it, and turn the graph into the same API prompt as crosssteer.workflow_files.ui_to_api does (the frontend's
 own `app.graphToPrompt`). The only dialog allowed is "Missing Models", listing exactly the model files the
 workflow declares (none are installed on a test machine). A screenshot of each is saved under
 test-artifacts/browser/ (scripts/make_workflows.py --thumbnails turns them into workflows/*.jpg).
@@ -21,8 +21,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from crosssteer.workflow import node_defs as nd
-from crosssteer.workflow.ui_to_api import to_api
+from crosssteer.workflow_files import node_defs as nd
+from crosssteer.workflow_files.ui_to_api import to_api
 
 pytestmark = [pytest.mark.comfy]
 

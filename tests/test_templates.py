@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from crosssteer.workflow import add_steering as A, envelope, flat, node_defs as nd
-from crosssteer.workflow.errors import WorkflowError
-from crosssteer.workflow.pack_nodes import APPLY, LOAD
-from crosssteer.workflow.ui_graph import Workflow
-from crosssteer.workflow.ui_to_api import to_api
+from crosssteer.workflow_files import add_steering as A, envelope, flat, node_defs as nd
+from crosssteer.workflow_files.errors import WorkflowError
+from crosssteer.workflow_files.pack_nodes import APPLY, LOAD
+from crosssteer.workflow_files.ui_graph import Workflow
+from crosssteer.workflow_files.ui_to_api import to_api
 
 PACKAGES = ("comfyui_workflow_templates_media_image", "comfyui_workflow_templates_media_video",
             "comfyui_workflow_templates_media_api",

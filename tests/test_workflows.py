@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from crosssteer.workflow import node_defs as nd, ui_graph
-from crosssteer.workflow.errors import WorkflowError
-from crosssteer.workflow.ui_to_api import to_api
+from crosssteer.workflow_files import node_defs as nd, ui_graph
+from crosssteer.workflow_files.errors import WorkflowError
+from crosssteer.workflow_files.ui_to_api import to_api
 
 PACK_ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW_DIR = PACK_ROOT / "workflows"
