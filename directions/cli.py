@@ -257,6 +257,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_eval_images_parser(sub)
 
+    from ..workflow_files.add_steering import add_parser as add_steering_parser
+
+    add_steering_parser(sub)
+
     for sp in sub.choices.values():
         sp.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser

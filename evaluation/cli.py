@@ -26,7 +26,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="a ComfyUI server, http://host:port (repeat for several GPUs or machines)")
     graph = p.add_mutually_exclusive_group(required=True)
     graph.add_argument("--checkpoint", help="an all-in-one checkpoint on the servers (SD1.5, SDXL, SD3)")
-    graph.add_argument("--workflow", help="your API-format workflow (any family) with {prompt} as the positive text")
+    graph.add_argument("--workflow", help="your workflow file (any family; UI or API format, bare or in a {'prompt': ...} / "
+                            "{'input': {'workflow': ...}} envelope) with {prompt} in the positive text")
     p.add_argument("--prompts", default="default",
                    help="attack prompts: a pair set (shipped name or file: its held-out unsafe prompts), an I2P-style "
                         "CSV (prompt, categories), a list (.txt) or hf:DATASET[:SPLIT] (hf:AIML-TUDA/i2p)")

@@ -1,21 +1,26 @@
 """The graph each evaluation job sends: a template with a `{prompt}` placeholder, the job's prompt and seed
-filled in, and (for steered jobs) Load Safety Direction + Apply Safety Steering spliced in after the
-prompt's text encoder. Works for any family: the template is the user's own API-format workflow, or the
-standard checkpoint graph built here.
+filled in, and (for steered jobs) Load Safety Direction + Apply Safety Steering spliced in after every
+positive text encoder. Works for any family: the template is the user's own workflow (UI format,
+converted with the server's `/object_info`, or API format; bare or in an envelope), or the standard
+checkpoint graph built here. Reading, tracing and splicing are the ones of `crosssteer add-steering`.
 """
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
+from typing import Callable
+
+from ..workflow_files import envelope, flat, splice_api, trace
+from ..workflow_files.add_steering import assign_directions
+from ..workflow_files.core_nodes import TEXT_ENCODERS
+from ..workflow_files.errors import WorkflowError
+from ..workflow_files.ui_to_api import to_api
 
 PLACEHOLDER = "{prompt}"
 SEED_INPUTS = ("seed", "noise_seed")
-LOAD_NODE, APPLY_NODE = "crosssteer_load", "crosssteer_apply"
+LOAD_NODE, APPLY_NODE = "crosssteer_load", "crosssteer_apply"  # ids of the spliced nodes (then _2, _3 ...)
 
-
-class WorkflowError(ValueError):
-    """A workflow template that cannot be used for evaluation; the message says how to fix it."""
+__all__ = ["WorkflowError", "checkpoint_graph", "load_workflow", "job_graph", "check_server"]
 
 
 def checkpoint_graph(checkpoint: str, *, width: int = 512, height: int = 512, steps: int = 25, cfg: float = 7.0,
@@ -34,30 +39,43 @@ def checkpoint_graph(checkpoint: str, *, width: int = 512, height: int = 512, st
     }
 
 
-def load_workflow(path: str | Path) -> dict:
-    """An API-format workflow (ComfyUI: Workflow > Export (API)) whose positive prompt reads `{prompt}`."""
-    try:
-        graph = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise WorkflowError(f"{path}: not a readable JSON workflow ({err})") from None
-    if isinstance(graph, dict) and "nodes" in graph and "links" in graph:
-        raise WorkflowError(f"{path} is in ComfyUI's UI format: export it with Workflow > Export (API)")
-    if not isinstance(graph, dict) or not graph or not all(
-            isinstance(n, dict) and "class_type" in n and isinstance(n.get("inputs"), dict) for n in graph.values()):
-        raise WorkflowError(f"{path}: not an API-format workflow ({{node id: {{class_type, inputs}}}})")
-    prompt_node(graph)
+def load_workflow(path: str | Path, object_info: Callable[[], dict] | None = None) -> dict:
+    """A workflow whose positive prompt reads `{prompt}`, as an API-format template. A UI-format file (what
+    ComfyUI saves) is converted with `object_info()` (the server's /object_info), so its widget values land
+    on the inputs of the nodes that server has."""
+    doc = envelope.read(path)
+    graph = doc.workflow
+    if doc.format == envelope.UI:
+        if object_info is None:
+            raise WorkflowError(f"{path} is in ComfyUI's UI format: it is converted with a server's /object_info "
+                                "(give --server), or export it with Workflow > Export (API)")
+        graph = to_api(graph, object_info())
+    encoders = {e.clip for e in positives(graph)}
+    if len(encoders) > 1:
+        raise WorkflowError(f"the positive prompts of {path} use {len(encoders)} text encoders ({'; '.join(sorted(encoders))}), "
+                            "and a direction file fits one: eval-images takes one file per condition, so evaluate "
+                            "a workflow with one text encoder (e.g. SDXL without the refiner)")
+    prompt_nodes(graph)
     seed_inputs(graph)
     return graph
 
 
-def prompt_node(graph: dict) -> str:
-    """The one node whose text input holds the placeholder: its output 0 is the conditioning to steer."""
+def positives(graph: dict) -> list[trace.PositiveEncoder]:
+    return trace.positive_encoders(flat.from_api(graph))
+
+
+def prompt_nodes(graph: dict) -> list[str]:
+    """The nodes whose text holds the placeholder (several positives may share it; none may be a negative)."""
     found = [node_id for node_id, node in graph.items()
              if any(isinstance(v, str) and PLACEHOLDER in v for v in node["inputs"].values())]
-    if len(found) != 1:
-        where = f"nodes {', '.join(found)} all hold it" if found else "no node holds it"
-        raise WorkflowError(f"write {PLACEHOLDER} in the positive prompt's text box, and only there ({where})")
-    return found[0]
+    if not found:
+        raise WorkflowError(f"write {PLACEHOLDER} in the positive prompt's text box (no node holds it)")
+    positive = {e.node.id for e in positives(graph)}
+    negative = [n for n in found if graph[n]["class_type"] in TEXT_ENCODERS and n not in positive]
+    if negative:
+        raise WorkflowError(f"{PLACEHOLDER} is in node {', '.join(negative)}, a text encoder that is no positive "
+                            "prompt (a negative?): write it only where the prompt goes")
+    return found
 
 
 def seed_inputs(graph: dict) -> list[tuple[str, str]]:
@@ -71,25 +89,23 @@ def seed_inputs(graph: dict) -> list[tuple[str, str]]:
 
 def job_graph(template: dict, text: str, seed: int, direction_file: str | None = None, strength: float = 0.0,
               *, mode: str = "add", tokens: str = "content", gate_threshold: float = 1.0) -> dict:
-    """A new graph (the template is not changed) for one prompt and seed, steered when a direction is given."""
+    """A new graph (the template is not changed) for one prompt and seed, steered when a direction is given:
+    every positive text encoder gets Apply Safety Steering, negatives keep their own conditioning."""
     graph = copy.deepcopy(template)
-    encoder = prompt_node(graph)
-    for name, value in graph[encoder]["inputs"].items():
-        if isinstance(value, str) and PLACEHOLDER in value:
-            graph[encoder]["inputs"][name] = value.replace(PLACEHOLDER, text)
+    for node_id in prompt_nodes(graph):
+        for name, value in graph[node_id]["inputs"].items():
+            if isinstance(value, str) and PLACEHOLDER in value:
+                graph[node_id]["inputs"][name] = value.replace(PLACEHOLDER, text)
     for node_id, name in seed_inputs(graph):
         graph[node_id]["inputs"][name] = int(seed)
     if direction_file is None:
         return graph
-    for node_id, node in graph.items():  # every reader of the prompt's conditioning now reads the steered one
-        for name, value in node["inputs"].items():
-            if isinstance(value, list) and value == [encoder, 0]:
-                node["inputs"][name] = [APPLY_NODE, 0]
-    graph[LOAD_NODE] = {"class_type": "CrossSteerLoadSafetyDirection", "inputs": {"direction_file": direction_file}}
-    graph[APPLY_NODE] = {"class_type": "CrossSteerApplySafetySteering", "inputs": {
-        "conditioning": [encoder, 0], "direction": [LOAD_NODE, 0], "strength": float(strength), "mode": mode,
-        "tokens": tokens, "gate_threshold": float(gate_threshold)}}
-    return graph
+    encoders = positives(graph)
+    files = assign_directions(encoders, direction_file, {})
+    steered, _added = splice_api.splice(graph, encoders, files, strength, mode,
+                                        widgets={"tokens": tokens, "gate_threshold": float(gate_threshold)},
+                                        names=(LOAD_NODE, APPLY_NODE))
+    return steered
 
 
 def check_server(object_info: dict, template: dict, direction_files: list[str], url: str) -> None:

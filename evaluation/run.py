@@ -49,9 +49,9 @@ class EvalConfig:
 
 def template_for(config: EvalConfig) -> dict:
     if (config.checkpoint is None) == (config.workflow is None):
-        raise ValueError("give either --checkpoint (an all-in-one SD1.5/SDXL/SD3 file) or --workflow (API format)")
-    if config.workflow:
-        return graphs.load_workflow(config.workflow)
+        raise ValueError("give either --checkpoint (an all-in-one SD1.5/SDXL/SD3 file) or --workflow (a workflow file)")
+    if config.workflow:  # a UI-format file is converted with the first server's node definitions
+        return graphs.load_workflow(config.workflow, lambda: ComfyClient(config.servers[0]).object_info())
     return graphs.checkpoint_graph(config.checkpoint, width=config.width, height=config.height, steps=config.steps,
                                    cfg=config.cfg, sampler=config.sampler, scheduler=config.scheduler)
 

@@ -21,9 +21,9 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests"))  # comfy_harness starts a ComfyUI for /object_info
 
-import workflow_api as wa
+from crosssteer.workflow_files import node_defs as nd
 
 WORKFLOWS = ROOT / "workflows"
 FRONTEND_VERSION = "1.32.9"  # the comfyui-frontend-package that ComfyUI 0.3.75 pins
@@ -116,26 +116,26 @@ class Graph:
         self.nodes.append(node)
         d = node.data
         d["pos"] = [int(pos[0]), int(pos[1])]
-        d["inputs"] = [{"name": n, "type": t, "link": None} for n, t, _opt in wa.socket_inputs(info)]
-        d["outputs"] = [{"name": n, "type": t, "links": []} for n, t in wa.outputs(info)]
+        d["inputs"] = [{"name": n, "type": t, "link": None} for n, t, _opt in nd.socket_inputs(info)]
+        d["outputs"] = [{"name": n, "type": t, "links": []} for n, t in nd.outputs(info)]
         d["properties"] = {"cnr_id": "comfy-core" if not kind.startswith("CrossSteer") else "crosssteer",
                            "Node name for S&R": kind}
         if model_files:
             d["properties"]["models"] = [self.model_entry(name) for name in model_files]
         widgets = dict(widgets or {})
         values = []
-        specs = {n: s for n, s, _o in wa.input_specs(info)}
-        for name, extra in wa.widget_slots(info):
-            if extra == wa.CONTROL:
+        specs = {n: s for n, s, _o in nd.input_specs(info)}
+        for name, extra in nd.widget_slots(info):
+            if extra == nd.CONTROL:
                 values.append(widgets.pop(f"{name}:control", "fixed"))
             elif extra == "upload":
                 values.append("image")
             elif name in widgets:
                 values.append(widgets.pop(name))
             else:
-                default = wa.spec_options(specs[name]).get("default")
-                if default is None and wa.spec_type(specs[name]) == "COMBO":
-                    default = (wa.combo_values(specs[name]) or [""])[0]
+                default = nd.spec_options(specs[name]).get("default")
+                if default is None and nd.spec_type(specs[name]) == "COMBO":
+                    default = (nd.combo_values(specs[name]) or [""])[0]
                 values.append(default)
         if widgets:
             raise KeyError(f"{kind} has no widgets {sorted(widgets)}")
@@ -176,12 +176,12 @@ class Graph:
         roomier text boxes and previews; the page enlarges a node that is smaller than that on load."""
         d, info = node.data, node.info
         rows = max(len(d["inputs"]), len(d["outputs"]))
-        specs = {n: s for n, s, _o in wa.input_specs(info)}
-        slots = wa.widget_slots(info)
+        specs = {n: s for n, s, _o in nd.input_specs(info)}
+        slots = nd.widget_slots(info)
         height = rows * 20 + (14 if slots else 6)
         for name, extra in slots:
             spec = specs[name]
-            multiline = extra is None and wa.spec_type(spec) == "STRING" and wa.spec_options(spec).get("multiline")
+            multiline = extra is None and nd.spec_type(spec) == "STRING" and nd.spec_options(spec).get("multiline")
             height += 100 if multiline else 24
         height += {"SaveImage": 260, "PreviewImage": 260, "SaveVideo": 260, "PreviewAny": 150}.get(node.type, 0)
         return height
@@ -192,8 +192,8 @@ class Graph:
         out = src.data["outputs"][slot]
         slot_index = next((i for i, e in enumerate(target.data["inputs"]) if e["name"] == input_name), None)
         if slot_index is None:  # a widget driven by a link (e.g. from a PrimitiveNode): add its socket
-            spec = {n: s for n, s, _o in wa.input_specs(target.info)}[input_name]
-            target.data["inputs"].append({"name": input_name, "type": wa.spec_type(spec),
+            spec = {n: s for n, s, _o in nd.input_specs(target.info)}[input_name]
+            target.data["inputs"].append({"name": input_name, "type": nd.spec_type(spec),
                                           "widget": {"name": input_name}, "link": None})
             slot_index = len(target.data["inputs"]) - 1
         entry = target.data["inputs"][slot_index]
@@ -613,6 +613,29 @@ def steer_hunyuan_video(g: Graph) -> None:
                                                    "type hunyuan_video"), 720)
 
 
+def safety_auto_sd15(g: Graph) -> None:
+    c0, c1, c2, c3 = Column(g, 0), Column(g, 420, width=400), Column(g, 900, width=340), Column(g, 1320, width=440)
+    ckpt = c0.add("CheckpointLoaderSimple", {"ckpt_name": SD15}, model_files=(SD15,))
+    latent = c0.add("EmptyLatentImage", {"width": 512, "height": 512, "batch_size": 1})
+    pos, neg = prompt_nodes(c1, ckpt)
+    auto = c2.add("CrossSteerSafetySteeringAuto", {"strength": 4.0, "mode": "add"}, color=STEER_COLOR,
+                  inputs={"clip": ckpt["CLIP"], "conditioning": pos["CONDITIONING"]})
+    sampler = ksampler(c2, ckpt["MODEL"], auto["CONDITIONING"], neg["CONDITIONING"], latent["LATENT"])
+    decode = c3.add("VAEDecode", inputs={"samples": sampler["LATENT"], "vae": ckpt["VAE"]})
+    c3.add("SaveImage", {"filename_prefix": "crosssteer/sd15_auto"}, inputs={"images": decode["IMAGE"]})
+    read_me(g,
+        "Safety steering in one node\n\n"
+        "Safety Steering (auto) sits between the positive prompt and the sampler and needs nothing else. The "
+        "first run for a text encoder builds its safety direction (the embedded smollm2-135m, the shipped "
+        "prompt pairs and benign anchors, fitted through this checkpoint's CLIP-L; on a CPU the 3,461 anchors "
+        "take long, see the README) and saves it in models/safety_directions as auto_sd1_<fingerprint>_....safetensors; "
+        "every later run, and every other workflow with the same text encoder, only applies it.\n\n"
+        "The same node works for any model: connect its CLIP (from the checkpoint or the text-encoder loader) "
+        "and the positive conditioning.\n\n"
+        + STEER_TEXT.replace("Apply Safety Steering", "The node") + "\n\n" + FILES
+        + files_note([(SD15, "")], g.models) + "\n" + SOURCE_LLM_NOTE, 600)
+
+
 BUILDERS = {
     "01_build_safety_direction": build_safety_direction,
     "02_steer_sd15": steer_sd15,
@@ -623,6 +646,7 @@ BUILDERS = {
     "07_steer_qwen_image": steer_qwen_image,
     "08_steer_wan21_t2v": steer_wan,
     "09_steer_hunyuan_video_t2v": steer_hunyuan_video,
+    "10_safety_auto_sd15": safety_auto_sd15,
 }
 
 

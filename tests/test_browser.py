@@ -4,7 +4,7 @@
 Each workflow is fetched the way the template browser fetches it (/api/workflow_templates/crosssteer/...)
 and loaded into the canvas with `app.loadGraphData`. The page must know every node type (no
 missing-node dialog, no placeholder nodes), show no validation error, keep every widget value where the
-file put it, and turn the graph into the same API prompt as tests/workflow_api.py does (the frontend's
+file put it, and turn the graph into the same API prompt as crosssteer.workflow_files.ui_to_api does (the frontend's
 own `app.graphToPrompt`). The only dialog allowed is "Missing Models", listing exactly the model files the
 workflow declares (none are installed on a test machine). A screenshot of each is saved under
 test-artifacts/browser/ (scripts/make_workflows.py --thumbnails turns them into workflows/*.jpg).
@@ -22,7 +22,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-import workflow_api as wa
+from crosssteer.workflow_files import node_defs as nd
+from crosssteer.workflow_files.ui_to_api import to_api
 
 pytestmark = [pytest.mark.comfy]
 
@@ -75,6 +76,7 @@ GRAPH_ON_SCREEN = """() => {
   const sx = v => (v + ds.offset[0]) * ds.scale + rect.left, sy = v => (v + ds.offset[1]) * ds.scale + rect.top;
   // the node the workflow is about (steering, else the alignment): the centre of the thumbnail
   const key = app.graph._nodes.find(n => n.type === 'CrossSteerApplySafetySteering')
+    ?? app.graph._nodes.find(n => n.type === 'CrossSteerSafetySteeringAuto')
     ?? app.graph._nodes.find(n => n.type === 'CrossSteerFitBenignAlignment');
   const kb = Array.from(key.boundingRect);
   return {x: sx(x0), y: sy(y0), width: (x1 - x0) * ds.scale, height: (y1 - y0) * ds.scale, scale: ds.scale,
@@ -166,9 +168,9 @@ def _absent_combo_values(workflow: dict, object_info: dict, node: dict | None = 
         info = object_info.get(n["type"])
         if info is None:
             continue
-        specs = {name: spec for name, spec, _o in wa.input_specs(info)}
-        absent |= {v for name, v in wa.widget_values(n, info).items()
-                   if wa.spec_type(specs[name]) == "COMBO" and v not in wa.combo_values(specs[name])}
+        specs = {name: spec for name, spec, _o in nd.input_specs(info)}
+        absent |= {v for name, v in nd.widget_values(n, info).items()
+                   if nd.spec_type(specs[name]) == "COMBO" and v not in nd.combo_values(specs[name])}
     return absent
 
 
@@ -228,23 +230,23 @@ def test_workflow_loads_in_the_real_frontend(page, comfy_server, object_info, pa
         loaded = state["widgets"][str(node["id"])]
         info = object_info.get(node["type"])
         saved = node.get("widgets_values") or []
-        if info and loaded and isinstance(saved, list) and wa.required_widget_count(info) <= len(saved) < len(loaded):
+        if info and loaded and isinstance(saved, list) and nd.required_widget_count(info) <= len(saved) < len(loaded):
             loaded = loaded[:len(saved)]  # optional widgets newer than the file, at their defaults
         assert loaded == node.get("widgets_values", []) or (loaded is None and not node.get("widgets_values")), \
             f"node {node['id']} {node['type']}: the page holds {loaded}, the file {node.get('widgets_values')}"
         if info is not None:
-            expected = [name if extra is None else extra for name, extra in wa.widget_slots(info)]
+            expected = [name if extra is None else extra for name, extra in nd.widget_slots(info)]
             assert state["names"][str(node["id"])][:len(expected)] == expected, \
                 f"{node['type']}: the page's widgets {state['names'][str(node['id'])]} differ from {expected}"
 
     # the frontend's own API conversion agrees with the one the /prompt tests use
-    ours = wa.to_api(workflow, object_info)
+    ours = to_api(workflow, object_info)
     theirs = state["output"]
     assert set(theirs) == set(ours)
     for node_id, entry in ours.items():
         assert theirs[node_id]["class_type"] == entry["class_type"]
         # the server reads only declared inputs; some frontend widgets (Preview as Text's 'preview') ride along
-        declared_inputs = {name for name, _spec, _opt in wa.input_specs(object_info[entry["class_type"]])}
+        declared_inputs = {name for name, _spec, _opt in nd.input_specs(object_info[entry["class_type"]])}
         frontend = {k: v for k, v in theirs[node_id]["inputs"].items() if k in declared_inputs}
         assert frontend == entry["inputs"], f"node {node_id} {entry['class_type']}"
 

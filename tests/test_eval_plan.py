@@ -67,19 +67,43 @@ def test_plan_counts_and_stable_keys():
         plan_jobs(prompts, ["native"], [0.0], [0])
 
 
+def _steering(graph: dict) -> tuple[dict, dict]:
+    """The Load Safety Direction and Apply Safety Steering node of a job graph (exactly one of each)."""
+    (load,) = [n for n in graph.values() if n["class_type"] == "CrossSteerLoadSafetyDirection"]
+    (apply,) = [(k, n) for k, n in graph.items() if n["class_type"] == "CrossSteerApplySafetySteering"]
+    return load, apply
+
+
 def test_job_graph_splices_steering_after_the_prompt_and_leaves_the_template_alone():
     template = graphs.checkpoint_graph("model.safetensors", width=64, height=64)
     frozen = copy.deepcopy(template)
     plain = graphs.job_graph(template, "a red bicycle", 7)
     assert plain["2"]["inputs"]["text"] == "a red bicycle" and plain["5"]["inputs"]["seed"] == 7
-    assert plain["5"]["inputs"]["positive"] == ["2", 0] and graphs.APPLY_NODE not in plain
+    assert plain["5"]["inputs"]["positive"] == ["2", 0] and len(plain) == len(template)
     steered = graphs.job_graph(template, "a red bicycle", 7, "dir.safetensors", 4.0, mode="gated")
     assert template == frozen
-    assert steered["5"]["inputs"]["positive"] == [graphs.APPLY_NODE, 0]
+    load, (apply_id, apply) = _steering(steered)
+    assert steered["5"]["inputs"]["positive"] == [apply_id, 0]
     assert steered["5"]["inputs"]["negative"] == ["3", 0]  # the negative prompt is not steered
-    apply = steered[graphs.APPLY_NODE]["inputs"]
-    assert apply["conditioning"] == ["2", 0] and apply["strength"] == 4.0 and apply["mode"] == "gated"
-    assert steered[graphs.LOAD_NODE]["inputs"]["direction_file"] == "dir.safetensors"
+    assert apply["inputs"]["conditioning"] == ["2", 0] and apply["inputs"]["strength"] == 4.0
+    assert apply["inputs"]["mode"] == "gated" and load["inputs"]["direction_file"] == "dir.safetensors"
+
+
+def test_every_positive_is_steered_and_a_zeroed_negative_stays_unsteered():
+    """Two positives on one CLIP (area composition), a negative made by ConditioningZeroOut of a positive."""
+    template = graphs.checkpoint_graph("model.safetensors")
+    template["8"] = {"class_type": "CLIPTextEncode", "inputs": {"text": "{prompt}, detailed", "clip": ["1", 1]}}
+    template["9"] = {"class_type": "ConditioningCombine", "inputs": {"conditioning_1": ["2", 0],
+                                                                     "conditioning_2": ["8", 0]}}
+    template["10"] = {"class_type": "ConditioningZeroOut", "inputs": {"conditioning": ["2", 0]}}
+    template["5"]["inputs"].update(positive=["9", 0], negative=["10", 0])
+    del template["3"]
+    job = graphs.job_graph(template, "a lighthouse", 1, "d.safetensors", 3.0)
+    applies = {n["inputs"]["conditioning"][0]: k for k, n in job.items()
+               if n["class_type"] == "CrossSteerApplySafetySteering"}
+    assert set(applies) == {"2", "8"} and job["8"]["inputs"]["text"] == "a lighthouse, detailed"
+    assert job["9"]["inputs"] == {"conditioning_1": [applies["2"], 0], "conditioning_2": [applies["8"], 0]}
+    assert job["10"]["inputs"]["conditioning"] == ["2", 0]
 
 
 def test_workflow_templates_are_checked(tmp_path):
@@ -88,20 +112,25 @@ def test_workflow_templates_are_checked(tmp_path):
              "25": {"class_type": "RandomNoise", "inputs": {"noise_seed": 3}},
              "22": {"class_type": "BasicGuider", "inputs": {"conditioning": ["26", 0], "model": ["12", 0]}},
              "26": {"class_type": "FluxGuidance", "inputs": {"conditioning": ["6", 0], "guidance": 3.5}}}
-    path.write_text(json.dumps(graph))
+    path.write_text(json.dumps({"input": {"workflow": graph}}))  # a serverless worker's envelope
     loaded = graphs.load_workflow(path)
     job = graphs.job_graph(loaded, "a lighthouse", 11, "d.safetensors", 2.0)
     assert job["6"]["inputs"]["text"] == "photo of a lighthouse, 35mm" and job["25"]["inputs"]["noise_seed"] == 11
-    assert job["26"]["inputs"]["conditioning"] == [graphs.APPLY_NODE, 0]
-    broken = {**graph, "7": {"class_type": "CLIPTextEncode", "inputs": {"text": "{prompt}", "clip": ["11", 0]}}}
-    path.write_text(json.dumps(broken))
-    with pytest.raises(graphs.WorkflowError, match="only there"):
+    assert job["26"]["inputs"]["conditioning"] == [_steering(job)[1][0], 0]
+    negative = {**graph, "7": {"class_type": "CLIPTextEncode", "inputs": {"text": "{prompt}", "clip": ["11", 0]}},
+                "23": {"class_type": "CFGGuider", "inputs": {"positive": ["26", 0], "negative": ["7", 0]}}}
+    path.write_text(json.dumps(negative))
+    with pytest.raises(graphs.WorkflowError, match="no positive prompt"):
         graphs.load_workflow(path)
     path.write_text(json.dumps({k: v for k, v in graph.items() if k != "25"}))
     with pytest.raises(graphs.WorkflowError, match="no seed"):
         graphs.load_workflow(path)
     path.write_text(json.dumps({"nodes": [], "links": []}))
-    with pytest.raises(graphs.WorkflowError, match="Export \\(API\\)"):
+    with pytest.raises(graphs.WorkflowError, match="UI format.*--server"):
+        graphs.load_workflow(path)
+    unknown = {**graph, "26": {"class_type": "SomePackGuidance", "inputs": {"conditioning": ["6", 0]}}}
+    path.write_text(json.dumps(unknown))
+    with pytest.raises(graphs.WorkflowError, match=r"node 26 \(SomePackGuidance\)"):
         graphs.load_workflow(path)
     path.write_text("{not json")
     with pytest.raises(graphs.WorkflowError, match="not a readable JSON"):

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 import torch
-import workflow_api as wa
+from crosssteer.workflow_files import node_defs as nd, ui_graph
+from crosssteer.workflow_files.errors import WorkflowError
+from crosssteer.workflow_files.ui_to_api import to_api
 
 PACK_ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW_DIR = PACK_ROOT / "workflows"
@@ -25,7 +27,7 @@ SD15_GRAPHS = [p for p in WORKFLOWS if "sd15" in p.stem or "build_safety_directi
 MODEL_EXTENSIONS = (".safetensors", ".sft", ".gguf", ".ckpt", ".pt", ".pth", ".bin")
 MODEL_FILE_INPUT = re.compile(r"^((ckpt|unet|clip|vae|lora|control_net|style_model|clip_vision|upscale_model|gligen)"
                               r"_name\d*|direction_file)$")
-CONTROL_VALUES = wa.CONTROL_VALUES
+CONTROL_VALUES = nd.CONTROL_VALUES
 
 # every family the issue asks for, by a node type that only its graph has
 EXPECTED = {
@@ -41,6 +43,7 @@ EXPECTED = {
     "08_steer_wan21_t2v": {"CLIPLoader", "EmptyHunyuanLatentVideo", "SaveVideo", "CrossSteerApplySafetySteering"},
     "09_steer_hunyuan_video_t2v": {"DualCLIPLoader", "SamplerCustomAdvanced", "SaveVideo",
                                    "CrossSteerApplySafetySteering"},
+    "10_safety_auto_sd15": {"CheckpointLoaderSimple", "CrossSteerSafetySteeringAuto"},
 }
 
 
@@ -54,7 +57,7 @@ def model_file_widgets(workflow: dict, object_info: dict):
         info = object_info.get(node["type"])
         if info is None:
             continue
-        for name, value in wa.widget_values(node, info).items():
+        for name, value in nd.widget_values(node, info).items():
             if MODEL_FILE_INPUT.match(name):
                 yield node, name, value
 
@@ -103,7 +106,7 @@ def test_workflow_parses_as_the_ui_format_with_a_thumbnail(path):
         assert len(node["pos"]) == 2 and len(node["size"]) == 2 and node["mode"] == 0
     for link in data["links"]:
         assert len(link) == 6 and isinstance(link[5], str)
-    wa.Workflow(data)  # links join existing nodes
+    ui_graph.Workflow(data)  # links join existing nodes
     thumbnail = path.with_suffix(".jpg")
     assert thumbnail.is_file(), f"{thumbnail.name} is missing: scripts/make_workflows.py --thumbnails"
     from PIL import Image
@@ -116,7 +119,7 @@ def test_workflow_parses_as_the_ui_format_with_a_thumbnail(path):
 @pytest.mark.parametrize("path", WORKFLOWS, ids=IDS)
 def test_notes_say_which_files_go_where(path, object_info):
     data = load(path)
-    notes = "\n".join(n["widgets_values"][0] for n in data["nodes"] if n["type"] in wa.NOTE_TYPES)
+    notes = "\n".join(n["widgets_values"][0] for n in data["nodes"] if n["type"] in ui_graph.NOTE_TYPES)
     assert notes, "no Note in the graph"
     for node, _name, value in model_file_widgets(data, object_info):
         folder = "safety_directions" if node["type"] == "CrossSteerLoadSafetyDirection" else \
@@ -134,7 +137,7 @@ def test_comfyui_serves_them_as_the_pack_s_templates(comfy_server):
 @pytest.mark.parametrize("path", WORKFLOWS, ids=IDS)
 def test_every_node_type_exists(path, object_info):
     types = {n["type"] for n in load(path)["nodes"]}
-    unknown = {t for t in types if t not in object_info and t not in wa.FRONTEND_ONLY}
+    unknown = {t for t in types if t not in object_info and t not in ui_graph.FRONTEND_ONLY}
     assert not unknown, f"not in /object_info: {unknown}"
 
 
@@ -142,27 +145,27 @@ def test_every_node_type_exists(path, object_info):
 @pytest.mark.parametrize("path", WORKFLOWS, ids=IDS)
 def test_every_link_connects_matching_types(path, object_info):
     data = load(path)
-    wf = wa.Workflow(data)
+    wf = ui_graph.Workflow(data)
     for link_id, (origin, oslot, target, tslot, kind) in wf.links.items():
         src, dst = wf.nodes[origin], wf.nodes[target]
         out, inp = src["outputs"][oslot], dst["inputs"][tslot]
         assert link_id in out["links"] and inp["link"] == link_id, f"link {link_id} is not recorded on both ends"
         assert out["type"] == kind and inp["type"] in (kind, "*"), f"link {link_id}: {out['type']} -> {inp['type']}"
         if src["type"] in object_info:
-            declared = wa.outputs(object_info[src["type"]])[oslot]
+            declared = nd.outputs(object_info[src["type"]])[oslot]
             assert (out["name"], out["type"]) == declared, f"{src['type']} output {oslot} is {declared}"
         if dst["type"] in object_info:
-            specs = {n: s for n, s, _o in wa.input_specs(object_info[dst["type"]])}
+            specs = {n: s for n, s, _o in nd.input_specs(object_info[dst["type"]])}
             assert inp["name"] in specs, f"{dst['type']} has no input {inp['name']}"
-            declared = wa.spec_type(specs[inp["name"]])
+            declared = nd.spec_type(specs[inp["name"]])
             assert declared in (kind, "*"), f"link {link_id}: {kind} into {dst['type']}.{inp['name']} ({declared})"
             if "widget" in inp:
-                assert wa.is_widget(specs[inp["name"]]) and inp["widget"]["name"] == inp["name"]
+                assert nd.is_widget(specs[inp["name"]]) and inp["widget"]["name"] == inp["name"]
     # every required socket of a real node is connected (ComfyUI refuses the prompt otherwise)
     for node in wf.real_nodes():
         info = object_info[node["type"]]
         sockets = {e["name"]: e for e in node["inputs"]}
-        for name, kind, optional in wa.socket_inputs(info):
+        for name, kind, optional in nd.socket_inputs(info):
             assert name in sockets, f"{node['type']} {node['id']}: socket {name} missing from inputs"
             assert sockets[name]["type"] == kind
             if not optional:
@@ -170,13 +173,13 @@ def test_every_link_connects_matching_types(path, object_info):
 
 
 def _check_value(where: str, spec: list, value, model_file: bool) -> None:
-    kind, opts = wa.spec_type(spec), wa.spec_options(spec)
+    kind, opts = nd.spec_type(spec), nd.spec_options(spec)
     if kind == "COMBO":
         if model_file:
             assert isinstance(value, str) and value.endswith(MODEL_EXTENSIONS) and "/" not in value \
                 and ".." not in value, f"{where}: {value!r} is not a model file name"
         else:
-            assert value in wa.combo_values(spec), f"{where}: {value!r} not in {wa.combo_values(spec)}"
+            assert value in nd.combo_values(spec), f"{where}: {value!r} not in {nd.combo_values(spec)}"
         return
     if kind == "BOOLEAN":
         assert isinstance(value, bool), f"{where}: {value!r} is not a boolean"
@@ -196,14 +199,14 @@ def _check_value(where: str, spec: list, value, model_file: bool) -> None:
 @pytest.mark.parametrize("path", WORKFLOWS, ids=IDS)
 def test_every_widget_value_is_valid_for_its_input(path, object_info):
     data = load(path)
-    wf = wa.Workflow(data)
+    wf = ui_graph.Workflow(data)
     for node in wf.real_nodes():
         info = object_info[node["type"]]
-        specs = {n: s for n, s, _o in wa.input_specs(info)}
-        values = wa.widget_values(node, info)  # raises on a wrong count
-        for (name, extra), value in zip(wa.widget_slots(info), node["widgets_values"]):
+        specs = {n: s for n, s, _o in nd.input_specs(info)}
+        values = nd.widget_values(node, info)  # raises on a wrong count
+        for (name, extra), value in zip(nd.widget_slots(info), node["widgets_values"]):
             where = f"{path.name}: {node['type']} {node['id']}.{name}"
-            if extra == wa.CONTROL:
+            if extra == nd.CONTROL:
                 assert value in CONTROL_VALUES, f"{where}: control value {value!r}"
             elif extra is None:
                 _check_value(where, specs[name], values[name], bool(MODEL_FILE_INPUT.match(name)))
@@ -216,7 +219,7 @@ def test_every_widget_value_is_valid_for_its_input(path, object_info):
         for link_id in node["outputs"][0]["links"]:
             target = wf.nodes[wf.links[link_id][2]]
             name = target["inputs"][wf.links[link_id][3]]["name"]
-            spec = {n: s for n, s, _o in wa.input_specs(object_info[target["type"]])}[name]
+            spec = {n: s for n, s, _o in nd.input_specs(object_info[target["type"]])}[name]
             _check_value(f"{path.name}: PrimitiveNode {node['id']} -> {target['type']}.{name}", spec, value, False)
 
 
@@ -315,10 +318,10 @@ def _hand_made_graph() -> dict:
 
 
 def test_converter_on_a_hand_made_graph():
-    assert wa.widget_slots(FAKE_INFO["Sample"]) == [
-        ("seed", None), ("seed", wa.CONTROL), ("steps", None), ("mode", None), ("salt", None), ("salt", wa.CONTROL),
+    assert nd.widget_slots(FAKE_INFO["Sample"]) == [
+        ("seed", None), ("seed", nd.CONTROL), ("steps", None), ("mode", None), ("salt", None), ("salt", nd.CONTROL),
         ("noise_seed", None)]
-    prompt = wa.to_api(_hand_made_graph(), FAKE_INFO)
+    prompt = to_api(_hand_made_graph(), FAKE_INFO)
     strip = {k: {"class_type": v["class_type"], "inputs": v["inputs"]} for k, v in prompt.items()}
     assert strip == {
         "1": {"class_type": "Loader", "inputs": {"name": "b.safetensors"}},
@@ -336,39 +339,39 @@ def test_converter_leaves_missing_trailing_optional_widgets_at_their_defaults():
     loads with the newer widgets at their defaults, as in the frontend (none where the spec has none)."""
     graph = _hand_made_graph()
     graph["nodes"][7]["widgets_values"] = [5, "randomize", 3, "y", 11, "increment"]  # no noise_seed yet
-    sample = wa.to_api(graph, FAKE_INFO)["8"]["inputs"]
+    sample = to_api(graph, FAKE_INFO)["8"]["inputs"]
     assert "noise_seed" not in sample and sample["salt"] == 11 and sample["steps"] == 7
     info = {**FAKE_INFO, "Sample": json.loads(json.dumps(FAKE_INFO["Sample"]))}
     info["Sample"]["input"]["optional"]["noise_seed"][1]["default"] = 4
-    assert wa.to_api(graph, info)["8"]["inputs"]["noise_seed"] == 4
+    assert to_api(graph, info)["8"]["inputs"]["noise_seed"] == 4
 
 
 def test_converter_refuses_values_that_do_not_fit_the_widgets():
     graph = _hand_made_graph()
     graph["nodes"][7]["widgets_values"] = [5, 3, "y", 11, "increment", 2]  # the seed's control value forgotten
-    with pytest.raises(wa.WorkflowError, match="6 widget values .* for 7 widgets"):
-        wa.to_api(graph, FAKE_INFO)
+    with pytest.raises(WorkflowError, match="6 widget values .* for 7 widgets"):
+        to_api(graph, FAKE_INFO)
     graph = _hand_made_graph()
     graph["nodes"][7]["widgets_values"] = [5, "randomize", 3, "y", 11]  # a required widget's value missing
-    with pytest.raises(wa.WorkflowError, match="5 widget values .* for 7 widgets"):
-        wa.to_api(graph, FAKE_INFO)
+    with pytest.raises(WorkflowError, match="5 widget values .* for 7 widgets"):
+        to_api(graph, FAKE_INFO)
     graph = _hand_made_graph()
     graph["nodes"][0]["type"] = "NotInstalled"
-    with pytest.raises(wa.WorkflowError, match="not installed"):
-        wa.to_api(graph, {**FAKE_INFO, "Reroute": {}})
+    with pytest.raises(WorkflowError, match="not installed"):
+        to_api(graph, {**FAKE_INFO, "Reroute": {}})
     graph = _hand_made_graph()
     graph["links"].append([10, 1, 0, 42, 0, "MODEL"])
-    with pytest.raises(wa.WorkflowError, match="missing nodes"):
-        wa.Workflow(graph)
+    with pytest.raises(WorkflowError, match="missing nodes"):
+        ui_graph.Workflow(graph)
 
 
 @pytest.mark.comfy
 def test_converter_reads_the_real_ksampler_as_the_frontend_does(object_info):
-    assert [n if e is None else e for n, e in wa.widget_slots(object_info["KSampler"])] == [
-        "seed", wa.CONTROL, "steps", "cfg", "sampler_name", "scheduler", "denoise"]
-    assert [n if e is None else e for n, e in wa.widget_slots(object_info["RandomNoise"])] == ["noise_seed", wa.CONTROL]
+    assert [n if e is None else e for n, e in nd.widget_slots(object_info["KSampler"])] == [
+        "seed", nd.CONTROL, "steps", "cfg", "sampler_name", "scheduler", "denoise"]
+    assert [n if e is None else e for n, e in nd.widget_slots(object_info["RandomNoise"])] == ["noise_seed", nd.CONTROL]
     # Fit Benign Alignment opts out: a randomised split would refit the alignment on every queue
-    assert wa.widget_slots(object_info["CrossSteerFitBenignAlignment"])[-1] == ("seed", None)
+    assert nd.widget_slots(object_info["CrossSteerFitBenignAlignment"])[-1] == ("seed", None)
 
 
 # ---------------------------------------------------------------- the SD1.5 graphs through /prompt
@@ -391,10 +394,13 @@ ANCHORS = "\n".join(f"a {c} {t} in the {p}" for c, t, p in zip(
     ["park", "city", "snow", "desert", "harbor", "forest", "market"] * 4))
 
 
+SMALL_PAIRS_FILE, SMALL_ANCHORS_FILE = "workflow_test_pairs.jsonl", "workflow_test_anchors.txt"
+
+
 def runnable(path: Path, object_info: dict, checkpoint: str, direction_file: str | None = None) -> dict:
     """The API prompt of a shipped SD1.5 graph, made small: the test checkpoint, pasted prompt sets,
     64x64, 2 steps. Nothing else changes."""
-    prompt = wa.to_api(load(path), object_info)
+    prompt = to_api(load(path), object_info)
     for node in prompt.values():
         kind, inputs = node["class_type"], node["inputs"]
         if kind == "CheckpointLoaderSimple":
@@ -403,6 +409,8 @@ def runnable(path: Path, object_info: dict, checkpoint: str, direction_file: str
             inputs.update(pairs="pasted below", pasted_pairs=PAIRS)
         elif kind == "CrossSteerFitBenignAlignment":
             inputs.update(anchors="pasted below", pasted_anchors=ANCHORS)
+        elif kind == "CrossSteerSafetySteeringAuto":  # the same small sets, as files in ComfyUI's input folder
+            inputs.update(pairs=SMALL_PAIRS_FILE, anchors=SMALL_ANCHORS_FILE)
         elif kind == "EmptyLatentImage":
             inputs.update(width=64, height=64)
         elif kind == "KSampler":
@@ -481,3 +489,20 @@ def test_category_mixer_graph_runs(comfy_server, object_info, sd15_checkpoint, c
                                         built_direction[0]), timeout=600)
     (image,) = _images(outputs, comfy_base)
     assert image.is_file()
+
+
+@pytest.mark.comfy
+@pytest.mark.slow
+def test_safety_auto_graph_builds_once_then_only_applies(comfy_server, object_info, sd15_checkpoint, comfy_base):
+    from test_auto_node import pairs_jsonl
+
+    (comfy_base / "input" / SMALL_PAIRS_FILE).write_text(pairs_jsonl(PAIRS))
+    (comfy_base / "input" / SMALL_ANCHORS_FILE).write_text(ANCHORS + "\n")
+    prompt = runnable(WORKFLOW_DIR / "10_safety_auto_sd15.json", object_info, sd15_checkpoint)
+    outputs = comfy_server.run(prompt, timeout=900)
+    (image,) = _images(outputs, comfy_base)
+    (auto,) = [k for k, n in prompt.items() if n["class_type"] == "CrossSteerSafetySteeringAuto"]
+    name = outputs[auto]["text"][0].split(": ", 1)[1]
+    assert (comfy_base / "models" / "safety_directions" / name).is_file() and image.is_file()
+    prompt[auto]["inputs"]["strength"] = 6.0
+    assert comfy_server.run(prompt, timeout=600)[auto]["text"] == [f"cached: {name}"]
