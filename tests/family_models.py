@@ -193,7 +193,7 @@ def reduced_clip(family: str):
         sd, opt = llm_state("qwen25_7b", overrides={"num_hidden_layers": 4})
         return load([sd, byt5_state()], "hunyuan_image" if family == "hunyuan_image" else "hunyuan_video_15", opt)
     if family == "kandinsky5":
-        sd, opt = llm_state("qwen25_7b", overrides={"num_hidden_layers": 1})
+        sd, opt = llm_state("qwen25_7b", overrides={"num_hidden_layers": 2})  # it reads hidden layer -1
         return load([sd, clip_l_state()], "kandinsky5", opt)
     if family == "sa_t5":  # Stable Audio's T5-base: a text encoder CrossSteer does not steer, 768 wide like SD1
         sd, opt = t5_state(name="t5base", config_file="t5_config_base.json", xxl=False)
