@@ -401,4 +401,6 @@ NO_SAMPLER = {
     "hunyuan_image": "no tiny HunyuanImage 2.1 diffusion model is built here",
     "hunyuan_video15": "no tiny HunyuanVideo 1.5 diffusion model is built here",
     "kandinsky5": "no tiny Kandinsky 5 diffusion model is built here",
+    "ltx2": "no tiny LTX-2 audio-video model is built here",
+    "qwen_image21": "no tiny Qwen-Image 2.1 diffusion model is built here",
 }
