@@ -124,9 +124,11 @@ def _tensor_digest(digest, name: str, tensor) -> None:
 
 
 def clip_fingerprint(clip) -> str:
-    """What decides the embeddings: the weights (a sample of every tensor), the patches applied (LoRAs: their
+    """What decides the embeddings: the encoder and tokenizer classes (HunyuanImage 2.1 and HunyuanVideo 1.5
+    share weights, not templates), the weights (a sample of every tensor), the patches applied (LoRAs: their
     weights and strengths), the layer read (clip skip) and the tokenizer options (T5TokenizerOptions)."""
     digest = hashlib.sha256(_class_name(_own_class(clip.cond_stage_model)).encode())
+    digest.update(_class_name(_own_class(clip.tokenizer)).encode())
     for name, tensor in clip.cond_stage_model.state_dict().items():
         _tensor_digest(digest, name, tensor)
     patches = getattr(clip.patcher, "patches", {})
@@ -251,7 +253,7 @@ class ComfyClipEncoder:
                         out[j][i] = found[j][k]
             todo = [i for k, i in enumerate(todo) if k in missing]
         done = len(texts) - len(todo)
-        family = self.layout
+        family = self.layout or FAMILIES.get(self.family)
         for i in todo:
             x, extras = self.encode_entry(texts[i])
             pooled = pool_spaces(family, x, extras, pooling)

@@ -12,9 +12,9 @@ the pinned ComfyUI (comfy/sd1_clip.py, comfy/sdxl_clip.py, comfy/text_encoders/*
 * SD3: CLIP-L || CLIP-G tokens (2048 wide, zero-padded to 4096) for 77 * k rows, then T5-XXL rows,
   concatenated on the token axis: two spaces, told apart by the zero columns 2048..4095.
 * T5 / LLM families: one token space; padding is zeroed (Wan), marked by `attention_mask` (LTXV, Mochi,
-  HunyuanVideo, Lumina2, Qwen-Image, Z-Image, Flux.2 and Klein, HunyuanImage 2.1, HunyuanVideo 1.5,
-  Kandinsky 5: text padding; Flux.2 pads on the left), cut away (LTX-2), or neither (Flux, Chroma, SD3's T5:
-  the padding states depend on the prompt and the model attends to them). Flux-style models use
+  HunyuanVideo, Lumina2, Qwen-Image, Z-Image, Flux.2 Klein, HunyuanImage 2.1, HunyuanVideo 1.5, Kandinsky 5:
+  text padding; Flux.2 keeps a mask too, though ComfyUI never marks its left padding), cut away (LTX-2), or
+  neither (Flux, Chroma, SD3's T5: the padding states depend on the prompt and the model attends to them). Flux-style models use
   `attention_mask` for an image-region mask: never read as text padding there.
 * Templates: Z-Image, Flux.2 Klein and Qwen-Image 2.1 keep their chat template's prompt-independent prefix
   ("<|im_start|>user\n", 3 tokens, including the attention sink at position 0), Lumina2 and LTX-2 their BOS,
@@ -222,7 +222,7 @@ def _text_padding_mask(family: Family | None, extras: dict, batch: int, rows: in
 def _special_positions(family: Family | None, layout: str, rows: int, device,
                        text: torch.Tensor | None = None) -> torch.Tensor:
     """Bool [T] (or [B, T] given the text mask): positions whose state does not depend on the prompt (CLIP BOS
-    per chunk, template prefix). A template prefix starts at the first real token: Flux.2 pads on the left."""
+    per chunk, template prefix). A template prefix starts at the first real token (after any left padding)."""
     special = torch.zeros(rows, dtype=torch.bool, device=device)
     if layout == "clip":
         step = CLIP_CHUNK if rows % CLIP_CHUNK == 0 else max(rows, 1)

@@ -248,7 +248,11 @@ class ApplySafetySteering(io.ComfyNode):
                                          "through its own map."),
                 io.Combo.Input("family", options=list(FAMILY_CHOICES), default="auto", optional=True,
                                tooltip="auto: the family the direction was fitted for, checked against the "
-                                       "conditioning. Set it only if you know better (Flux and Chroma share T5-XXL)."),
+                                       "conditioning; where nothing in the conditioning tells that family from "
+                                       "one that reads another space (Flux and HunyuanVideo; Qwen-Image, "
+                                       "HunyuanImage 2.1 and HunyuanVideo 1.5; ...) auto refuses: set your "
+                                       "model's family. Also lets a direction through for a family with the "
+                                       "same encoder (Flux and Chroma share T5-XXL)."),
             ],
             outputs=[io.Conditioning.Output()],
         )

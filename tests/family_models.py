@@ -366,12 +366,13 @@ def reduced_diffusion_model(family: str):
                        cross_attn_norm=True, eps=1e-6, operations=ops, **meta)
         latent = torch.zeros(1, 16, 1, 8, 8)
     elif family == "hunyuan_video":
-        from comfy.ldm.hunyuan_video.model import HunyuanVideo
+        from comfy.ldm.hunyuan_video.model import HunyuanVideo, HunyuanVideoParams
 
+        newer = {"meanflow_sum": False} if "meanflow_sum" in HunyuanVideoParams.__dataclass_fields__ else {}  # 0.28
         net = HunyuanVideo(image_model="hunyuan_video", in_channels=16, out_channels=16, vec_in_dim=768, context_in_dim=4096,
                            hidden_size=128, mlp_ratio=4.0, num_heads=1, depth=1, depth_single_blocks=1, axes_dim=[16, 56, 56],
                            theta=256, patch_size=[1, 2, 2], qkv_bias=True, guidance_embed=True, byt5=False, meanflow=False,
-                           use_cond_type_embedding=False, vision_in_dim=None, operations=ops, **meta)
+                           use_cond_type_embedding=False, vision_in_dim=None, operations=ops, **newer, **meta)
         latent = torch.zeros(1, 16, 1, 8, 8)
     elif family == "ltxv":
         from comfy.ldm.lightricks.model import LTXVModel
@@ -396,7 +397,7 @@ NO_SAMPLER = {
     "z_image": "ComfyUI's detection ties Z-Image's head count to its 3840 width",
     "sdxl_refiner": "no tiny SDXL refiner UNet is built here (its 2560-wide ADM input takes the pooled CLIP-G and an "
                     "aesthetic score); the SDXL step covers the CLIP layout",
-    "flux2": "no tiny Flux.2 diffusion model is built here (its 15360-wide context is the only text input)",
+    "flux2": "no tiny Flux.2 diffusion model is built here",
     "flux2_klein": "no tiny Flux.2 Klein diffusion model is built here",
     "hunyuan_image": "no tiny HunyuanImage 2.1 diffusion model is built here",
     "hunyuan_video15": "no tiny HunyuanVideo 1.5 diffusion model is built here",

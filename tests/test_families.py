@@ -625,8 +625,8 @@ def test_a_subclass_of_a_known_encoder_is_another_encoder(comfy, stable_audio_cl
 # ----------------------------------------------------------------------------- cache keys
 def test_the_embedding_cache_key_follows_clip_skip_lora_strengths_and_tokenizer_options(comfy, sd15_checkpoint):
     """The anchor embeddings' key (the CLIP fingerprint) changes with the layer read (CLIPSetLastLayer), a
-    LoRA's strength (not only which weights it patches) and the tokenizer options; the same settings give
-    the same key."""
+    LoRA's strength and weights (not only which weights it patches), the tokenizer's class and the tokenizer
+    options; the same settings give the same key."""
     from comfy.sd import load_lora_for_models
 
     fingerprint = pack(comfy, "nodes.comfy_encoder").clip_fingerprint
@@ -645,11 +645,10 @@ def test_the_embedding_cache_key_follows_clip_skip_lora_strengths_and_tokenizer_
     assert fingerprint(load_lora_for_models(None, clip, lora, 0.0, 0.5)[1]) == fingerprint(half)
     other = {k: v.flip(0) for k, v in lora.items()}  # another LoRA on the same weights
     assert fingerprint(load_lora_for_models(None, clip, other, 0.0, 0.5)[1]) != fingerprint(half)
+    retemplated = clip.clone()  # HunyuanImage 2.1 and HunyuanVideo 1.5: the same weights, another tokenizer
+    retemplated.tokenizer = types.SimpleNamespace()
+    assert fingerprint(retemplated) != base
 
-    if not hasattr(clip, "set_tokenizer_option"):
-        import comfyui_version
-
-        pytest.skip(f"ComfyUI {comfyui_version.__version__} has no tokenizer options")
     padded = clip.clone()
     padded.set_tokenizer_option("clip_l_min_length", 100)
     assert fingerprint(padded) != base
@@ -668,7 +667,8 @@ def test_the_fingerprint_reads_quantized_weights_by_name_shape_and_dtype(comfy):
     def clip_with(weight):
         module = torch.nn.Module()
         module.register_buffer("weight", weight)
-        return types.SimpleNamespace(cond_stage_model=module, patcher=types.SimpleNamespace(patches={}), layer_idx=None)
+        return types.SimpleNamespace(cond_stage_model=module, tokenizer=None, patcher=types.SimpleNamespace(patches={}),
+                                     layer_idx=None)
 
     packed = torch.zeros(8, 4, dtype=torch.uint8).as_subclass(Packed)
     key = fingerprint(clip_with(packed))
