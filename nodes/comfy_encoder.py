@@ -10,16 +10,15 @@ Qwen-Image's Qwen2.5-VL or Z-Image's Qwen3), where its first space is the one a 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import logging
 import numbers
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
 from ..directions.encoders import EmbeddingCache, cache_root
-from .conditioning import FAMILIES, POOLED, pool_spaces, segments
+from .conditioning import FAMILIES, POOLED, Family, family_label, pool_spaces, segments
 
 log = logging.getLogger(__name__)
 
@@ -27,21 +26,38 @@ log = logging.getLogger(__name__)
 # with another selection must not be reused.
 SELECTION_VERSION = "families-1"
 
-# (module, class) -> family, most specific first: several of these subclass SD1ClipModel.
-_FAMILY_CLASSES = (
-    ("comfy.text_encoders.hidream", "HiDreamTEModel", "hidream"),
-    ("comfy.text_encoders.sd3_clip", "SD3ClipModel", "sd3"),
-    ("comfy.text_encoders.flux", "FluxClipModel", "flux"),
-    ("comfy.text_encoders.hunyuan_video", "HunyuanVideoClipModel", "hunyuan_video"),
-    ("comfy.text_encoders.wan", "WanT5Model", "wan"),
-    ("comfy.text_encoders.genmo", "MochiT5XXL", "mochi"),  # LTXV uses the same model, another tokenizer
-    ("comfy.text_encoders.pixart_t5", "PixArtT5XXL", "chroma"),
-    ("comfy.text_encoders.qwen_image", "QwenImageTEModel", "qwen_image"),
-    ("comfy.text_encoders.z_image", "ZImageTEModel", "z_image"),
-    ("comfy.text_encoders.lumina2", "LuminaModel", "lumina2"),
-    ("comfy.sdxl_clip", "SDXLClipModel", "sdxl"),
-    ("comfy.text_encoders.sd2_clip", "SD2ClipModel", "sd2"),
-)
+# The text-encoder class of each family, by exact class: ComfyUI subclasses one encoder to build another
+# (HunyuanImageTEModel and Kandinsky5TEModel are QwenImageTEModels), so a subclass is another encoder, not
+# this family. Only the loaders' factory wrappers (flux2_te() -> Flux2TEModel_, classes defined inside a
+# function) are looked through. Where two families share a class, the tokenizer class tells them apart.
+_FAMILY_CLASSES = {
+    "comfy.sd1_clip.SD1ClipModel": "sd1",  # CLIP-L only (clip_name "l")
+    "comfy.text_encoders.sd2_clip.SD2ClipModel": "sd2",
+    "comfy.sdxl_clip.SDXLClipModel": "sdxl",
+    "comfy.sdxl_clip.SDXLRefinerClipModel": "sdxl_refiner",
+    "comfy.text_encoders.sd3_clip.SD3ClipModel": "sd3",
+    "comfy.text_encoders.flux.FluxClipModel": "flux",
+    "comfy.text_encoders.flux.Flux2TEModel": "flux2",  # Klein: the same class with a Qwen3 tokenizer
+    "comfy.text_encoders.pixart_t5.PixArtT5XXL": "chroma",
+    "comfy.text_encoders.hidream.HiDreamTEModel": "hidream",
+    "comfy.text_encoders.qwen_image.QwenImageTEModel": "qwen_image",
+    "comfy.text_encoders.qwen_image21.QwenImage21TEModel": "qwen_image21",
+    "comfy.text_encoders.hunyuan_image.HunyuanImageTEModel": "hunyuan_image",  # HunyuanVideo 1.5: its tokenizer
+    "comfy.text_encoders.z_image.ZImageTEModel": "z_image",
+    "comfy.text_encoders.lumina2.LuminaModel": "lumina2",
+    "comfy.text_encoders.wan.WanT5Model": "wan",
+    "comfy.text_encoders.hunyuan_video.HunyuanVideoClipModel": "hunyuan_video",
+    "comfy.text_encoders.kandinsky5.Kandinsky5TEModel": "kandinsky5",
+    "comfy.text_encoders.genmo.MochiT5XXL": "mochi",  # LTXV: the same model with its own tokenizer
+    "comfy.text_encoders.lt.LTXAVTEModel": "ltx2",
+}
+# (family, tokenizer class) -> the family that class of tokenizer makes of it
+_BY_TOKENIZER = {
+    ("mochi", "comfy.text_encoders.lt.LTXVT5Tokenizer"): "ltxv",
+    ("hunyuan_image", "comfy.text_encoders.hunyuan_video.HunyuanVideo15Tokenizer"): "hunyuan_video15",
+    ("flux2", "comfy.text_encoders.flux.KleinTokenizer"): "flux2_klein",
+    ("flux2", "comfy.text_encoders.flux.KleinTokenizer8B"): "flux2_klein",
+}
 
 # What the family's usual encode node puts around the prompt (CLIPTextEncodeLumina2's default system
 # prompt): anchors are encoded the way users encode prompts, so their statistics match the conditioning.
@@ -55,39 +71,91 @@ class EncoderFamilyError(ValueError):
     """A CLIP object that cannot serve as an encoder here."""
 
 
-def _comfy_class(module: str, name: str):
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):  # an older or trimmed ComfyUI: that family cannot occur
-        return None
+def _own_class(obj) -> type:
+    """The class ComfyUI defined for this object: factory wrappers (classes made inside a function) skipped."""
+    return next(c for c in type(obj).__mro__ if "<locals>" not in c.__qualname__)
+
+
+def _class_name(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def clip_family(clip) -> str:
-    """The family of a ComfyUI CLIP object (from its text-encoder classes), recorded in metadata.
+    """The family of a ComfyUI CLIP object, from the exact classes of its text encoder and tokenizer.
 
-    Unknown encoders get "other:<class name>": they are steered by width alone."""
+    An encoder class CrossSteer does not know is refused: matching it by width would steer it as another
+    family (Qwen-Image 2.1 is as wide as T5-XXL, HunyuanVideo 1.5 as Qwen-Image)."""
     model = clip.cond_stage_model
-    for module, name, family in _FAMILY_CLASSES:
-        cls = _comfy_class(module, name)
-        if cls is not None and isinstance(model, cls):
-            if family == "mochi" and type(clip.tokenizer).__name__.startswith("LTXV"):
-                return "ltxv"
-            return family
-    sd1 = _comfy_class("comfy.sd1_clip", "SD1ClipModel")
-    if sd1 is not None and isinstance(model, sd1) and getattr(model, "clip_name", "") == "l":
-        return "sd1"
-    return f"other:{type(model).__name__}"
+    cls = _own_class(model)
+    family = _FAMILY_CLASSES.get(_class_name(cls))
+    if family == "sd1" and getattr(model, "clip_name", "") != "l":
+        family = None
+    if family is None:
+        known = sorted({f for f in _FAMILY_CLASSES.values()} | set(_BY_TOKENIZER.values()))
+        raise EncoderFamilyError(
+            f"CrossSteer does not know this text encoder ({cls.__name__} from {cls.__module__}), so it cannot tell "
+            f"which tokens to steer: it knows {', '.join(known)}. Use a CLIP of one of those families (the CLIP "
+            "loader's type decides which encoder ComfyUI builds), or ask for this one to be supported")
+    return _BY_TOKENIZER.get((family, _class_name(_own_class(clip.tokenizer))), family)
+
+
+def template_lead(clip) -> int:
+    """How many leading tokens the CLIP's tokenizer puts before every prompt (template prefix, BOS): the
+    common start of two prompts' token ids, left padding skipped. Their states are the same for every prompt."""
+    inner = getattr(clip.tokenizer, getattr(clip.tokenizer, "clip", ""), None)
+    pad = getattr(inner, "pad_token", None) if getattr(inner, "pad_left", False) else None
+
+    def ids(text: str) -> list:
+        rows = next(v for v in clip.tokenize(text).values() if isinstance(v, list))
+        out = [t[0] for t in rows[0]]
+        start = next((i for i, t in enumerate(out) if t != pad), len(out)) if pad is not None else 0
+        return out[start:]
+
+    a, b = ids("cat"), ids("dog")
+    return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+
+
+def _tensor_digest(digest, name: str, tensor) -> None:
+    """Name, shape and dtype of a weight, and a sample of its values where it is a plain float tensor.
+    Quantized weights (fp8 scaled, nvfp4, GGUF) are tensor subclasses whose values cannot be read that way."""
+    digest.update(f"{name}|{tuple(tensor.shape)}|{tensor.dtype}|{type(tensor).__name__}".encode())
+    if type(tensor) in (torch.Tensor, torch.nn.Parameter) and tensor.dtype in (torch.float32, torch.float16,
+                                                                               torch.bfloat16):
+        digest.update(tensor.detach().flatten()[:64].float().cpu().numpy().tobytes())
 
 
 def clip_fingerprint(clip) -> str:
-    """Weights (a sample of every tensor) plus applied patches (LoRAs change the space)."""
-    digest = hashlib.sha256(type(clip.cond_stage_model).__name__.encode())
+    """What decides the embeddings: the encoder and tokenizer classes (HunyuanImage 2.1 and HunyuanVideo 1.5
+    share weights, not templates), the weights (a sample of every tensor), the patches applied (LoRAs: their
+    weights and strengths), the layer read (clip skip) and the tokenizer options (T5TokenizerOptions)."""
+    digest = hashlib.sha256(_class_name(_own_class(clip.cond_stage_model)).encode())
+    digest.update(_class_name(_own_class(clip.tokenizer)).encode())
     for name, tensor in clip.cond_stage_model.state_dict().items():
-        digest.update(name.encode())
-        digest.update(tensor.detach().flatten()[:64].float().cpu().numpy().tobytes())
-    for key in sorted(map(str, clip.patcher.patches)):
-        digest.update(key.encode())
+        _tensor_digest(digest, name, tensor)
+    patches = getattr(clip.patcher, "patches", {})
+    for key in sorted(patches, key=str):
+        digest.update(str(key).encode())
+        for i, patch in enumerate(patches[key]):
+            strength_patch, value = patch[0], patch[1]
+            rest = [p for p in patch[2:] if isinstance(p, (int, float, str, type(None)))]
+            digest.update(repr((i, strength_patch, rest)).encode())
+            for j, t in enumerate(_tensors_in(value)):
+                _tensor_digest(digest, f"{key}/{i}/{j}", t)
+    digest.update(repr(("layer", getattr(clip, "layer_idx", None))).encode())
+    digest.update(repr(("tokenizer", sorted(getattr(clip, "tokenizer_options", {}).items()))).encode())
     return digest.hexdigest()[:16]
+
+
+def _tensors_in(value, depth: int = 0) -> list:
+    """The tensors of a patch (a LoRA adapter's weights, a tuple of them), a few levels deep."""
+    if torch.is_tensor(value):
+        return [value]
+    if depth > 3:
+        return []
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in _tensors_in(v, depth + 1)]
+    weights = getattr(value, "weights", None)  # comfy.weight_adapter adapters keep theirs here
+    return _tensors_in(weights, depth + 1) if weights is not None else []
 
 
 @dataclass
@@ -103,17 +171,21 @@ class ComfyClipEncoder:
     num_layers: int = 0
     causal: bool = False
     batch_size: int = 16  # prompts per forward pass, where the family allows batches (batch_plan)
+    layout: Family | None = None  # the family's layout rules, with the template prefix this tokenizer makes
     _memo: dict = field(default_factory=dict, repr=False)
 
     @classmethod
-    def wrap(cls, clip, use_cache: bool = True) -> "ComfyClipEncoder":
+    def wrap(cls, clip, use_cache: bool = True) -> ComfyClipEncoder:
         if clip is None or not hasattr(clip, "cond_stage_model"):
             raise EncoderFamilyError("the clip input holds no text encoder (a checkpoint without one?): connect a "
                                      "CLIP loader's output")
         family = clip_family(clip)
-        encoder = cls(clip, f"{family} text encoder", clip_fingerprint(clip), family, {})
+        layout = FAMILIES[family]
+        if layout.lead_from_tokenizer:
+            layout = replace(layout, lead=template_lead(clip))
+        encoder = cls(clip, f"{family} text encoder", clip_fingerprint(clip), family, {}, layout=layout)
         x, extras = encoder.encode_entry("a photo of a cat")
-        encoder.spaces = probe_spaces(family, x, extras)
+        encoder.spaces = probe_spaces(layout, x, extras)
         encoder.num_layers = len(encoder.spaces) - 1
         encoder.cache = EmbeddingCache(cache_root() / "embeddings.sqlite") if use_cache else None
         return encoder
@@ -140,6 +212,8 @@ class ComfyClipEncoder:
                 "spaces": dict(self.spaces), "selection": SELECTION_VERSION}
         if self.family in _TEMPLATES:
             info["template"] = _TEMPLATES[self.family]
+        if self.layout is not None and self.layout.lead_from_tokenizer:
+            info["lead"] = self.layout.lead  # Apply skips as many template rows as this tokenizer makes
         return info
 
     def tokenize(self, text: str) -> dict:
@@ -166,7 +240,8 @@ class ComfyClipEncoder:
         return [entry if entry is not None else self._encode_tokens(t) for entry, t in zip(out, tokens)]
 
     def _cache_key(self) -> str:
-        return f"{self.fingerprint}|{'/'.join(self.spaces)}|{SELECTION_VERSION}"
+        lead = f"|lead {self.layout.lead}" if self.layout is not None and self.layout.lead_from_tokenizer else ""
+        return f"{self.fingerprint}|{'/'.join(self.spaces)}|{SELECTION_VERSION}{lead}"
 
     def embed_layers(self, texts: Sequence[str], layers: Sequence[int] = (0,), pooling: str = "mean",
                      progress: Callable[[int, int], None] | None = None) -> dict[int, torch.Tensor]:
@@ -194,7 +269,7 @@ class ComfyClipEncoder:
                         out[j][i] = found[j][k]
             todo = [i for k, i in enumerate(todo) if k in missing]
         done = len(texts) - len(todo)
-        family = FAMILIES.get(self.family)
+        family = self.layout or FAMILIES.get(self.family)
         for start in range(0, len(todo), self.batch_size):
             batch = todo[start:start + self.batch_size]
             for i, (x, extras) in zip(batch, self.encode_entries([texts[i] for i in batch])):
@@ -271,11 +346,11 @@ def _encode_batch(clip, tokens: list[dict]) -> list[tuple[torch.Tensor, dict]]:
     return out
 
 
-def probe_spaces(family: str, x: torch.Tensor, extras: dict) -> dict[str, int]:
+def probe_spaces(fam: Family | None, x: torch.Tensor, extras: dict) -> dict[str, int]:
     """{space: width} an encoder of this family produces, from one encoded prompt; primary first.
 
     A pooled vector that is all zeros (SD3 without its CLIP encoders) is no space: there is nothing to fit."""
-    fam = FAMILIES.get(family)
+    family = fam.name if fam is not None else "unknown"
     spaces = {seg.space: seg.width for seg in segments(fam, x, extras, "content")}
     order = fam.token_spaces() if fam is not None else ["tokens"]
     spaces = {name: spaces[name] for name in [*order, *spaces] if name in spaces}
@@ -284,5 +359,9 @@ def probe_spaces(family: str, x: torch.Tensor, extras: dict) -> dict[str, int]:
         spaces[POOLED] = int(pooled.shape[-1])
     if not spaces:
         raise EncoderFamilyError(f"the {family} text encoder produced no conditioning to embed")
+    if x.shape[-1] not in (fam.widths if fam is not None else (x.shape[-1],)):
+        raise EncoderFamilyError(f"this {family} text encoder made {x.shape[-1]}-wide conditioning, but "
+                                 f"{family_label(family)} is {' or '.join(map(str, fam.widths))} wide: is it a variant "
+                                 "CrossSteer does not know?")
     log.debug("CrossSteer: %s encoder spaces %s", family, spaces)
     return spaces

@@ -12,11 +12,17 @@ the pinned ComfyUI (comfy/sd1_clip.py, comfy/sdxl_clip.py, comfy/text_encoders/*
 * SD3: CLIP-L || CLIP-G tokens (2048 wide, zero-padded to 4096) for 77 * k rows, then T5-XXL rows,
   concatenated on the token axis: two spaces, told apart by the zero columns 2048..4095.
 * T5 / LLM families: one token space; padding is zeroed (Wan), marked by `attention_mask` (LTXV, Mochi,
-  HunyuanVideo, Lumina2, Qwen-Image, Z-Image: text padding), or neither (Flux, Chroma, SD3's T5: the
-  padding states depend on the prompt and the model attends to them). Flux-style models use
+  HunyuanVideo, Lumina2, Qwen-Image, Z-Image, Flux.2 Klein, HunyuanImage 2.1, HunyuanVideo 1.5, Kandinsky 5:
+  text padding; Flux.2 keeps a mask too, though ComfyUI never marks its left padding), cut away (LTX-2), or
+  neither (Flux, Chroma, SD3's T5: the padding states depend on the prompt and the model attends to them). Flux-style models use
   `attention_mask` for an image-region mask: never read as text padding there.
-* Templates: Z-Image keeps its chat template's prompt-independent prefix (3 tokens, including the
-  attention sink at position 0), Lumina2 its BOS; Qwen-Image and HunyuanVideo slice theirs away.
+* Templates: Z-Image, Flux.2 Klein and Qwen-Image 2.1 keep their chat template's prompt-independent prefix
+  ("<|im_start|>user\n", 3 tokens, including the attention sink at position 0), Lumina2 and LTX-2 their BOS,
+  Flux.2 its system prompt (its length depends on the checkpoint's tokenizer: measured from the CLIP and
+  recorded in the direction); Qwen-Image, HunyuanVideo, HunyuanImage 2.1, HunyuanVideo 1.5 and Kandinsky 5
+  slice theirs away.
+* Other streams: HunyuanImage 2.1 / HunyuanVideo 1.5 add a byT5 glyph stream for quoted text
+  (`conditioning_byt5small`), left alone with a logged reason; Flux.2 stacks three layers into one row.
 """
 from __future__ import annotations
 
@@ -48,6 +54,13 @@ class Family:
     lead: int = 0  # prompt-independent leading positions of a plain layout (template prefix, BOS)
     text_mask: bool = False  # `attention_mask` marks text padding (else absent, or an image-region mask)
     encoder: str = ""  # the text encoder(s), for messages
+    space: str = ""  # which token space: families with the same space share one encoder output ("" = its own)
+    lead_from_tokenizer: bool = False  # the template prefix length depends on the checkpoint's tokenizer
+    streams: tuple[tuple[str, str], ...] = ()  # (dict key, why it is left alone): other streams the model reads
+
+    @property
+    def token_space(self) -> str:
+        return self.space or self.name
 
     def token_spaces(self, has_clip: bool = True, has_t5: bool = True) -> list[str]:
         if self.layout == "sd3":
@@ -55,27 +68,48 @@ class Family:
         return ["tokens"]
 
 
+_BYT5_WHY = ("byT5 glyph stream of the prompt's quoted text: it spells the quoted words for the renderer, and no "
+             "alignment is fitted for it")
+_BYT5 = (("conditioning_byt5small", _BYT5_WHY),)
+
 FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("sd1", "SD1.x (CLIP-L)", "image", (768,), "clip", encoder="CLIP-L"),
     Family("sd2", "SD2.x (OpenCLIP-H)", "image", (1024,), "clip", encoder="OpenCLIP-H"),
     Family("sdxl", "SDXL (CLIP-L || CLIP-G)", "image", (2048,), "clip", pooled_width=1280, encoder="CLIP-L + CLIP-G"),
+    Family("sdxl_refiner", "SDXL refiner (CLIP-G)", "image", (1280,), "clip", pooled_width=1280, encoder="CLIP-G"),
     Family("sd3", "SD3 / SD3.5 (CLIP-L || CLIP-G, then T5-XXL)", "image", (4096,), "sd3", pooled_width=2048,
            encoder="CLIP-L + CLIP-G + T5-XXL"),
     Family("flux", "Flux (T5-XXL, pooled CLIP-L)", "image", (4096,), "plain", pooled_width=768,
-           encoder="T5-XXL + CLIP-L"),
-    Family("chroma", "Chroma / PixArt (T5-XXL, unpadded)", "image", (4096,), "plain", encoder="T5-XXL"),
+           encoder="T5-XXL + CLIP-L", space="t5xxl"),
+    Family("flux2", "Flux.2 (Mistral-3-24B layers 10/20/30)", "image", (15360,), "plain", lead=1, text_mask=True,
+           encoder="Mistral-Small-3.1-24B", lead_from_tokenizer=True),
+    Family("flux2_klein", "Flux.2 Klein (Qwen3-4B / 8B layers 9/18/27)", "image", (7680, 12288), "plain", lead=3,
+           text_mask=True, encoder="Qwen3-4B or Qwen3-8B"),
+    Family("chroma", "Chroma / PixArt (T5-XXL, unpadded)", "image", (4096,), "plain", encoder="T5-XXL", space="t5xxl"),
     Family("hidream", "HiDream (T5-XXL tokens, pooled CLIP-L || CLIP-G; Llama-3.1 states)", "image", (4096,),
            "plain", pooled_width=2048, encoder="CLIP-L + CLIP-G + T5-XXL + Llama-3.1-8B"),
     Family("qwen_image", "Qwen-Image (Qwen2.5-VL-7B)", "image", (3584,), "plain", text_mask=True,
            encoder="Qwen2.5-VL-7B"),
+    Family("qwen_image21", "Qwen-Image 2.1 (Qwen3-VL-8B)", "image", (4096,), "plain", lead=3, text_mask=True,
+           encoder="Qwen3-VL-8B"),
+    Family("hunyuan_image", "HunyuanImage 2.1 (Qwen2.5-VL-7B layer -3, byT5 glyphs)", "image", (3584,), "plain",
+           text_mask=True, encoder="Qwen2.5-VL-7B + byT5-small", streams=_BYT5),
     Family("z_image", "Z-Image (Qwen3-4B)", "image", (2560,), "plain", lead=3, text_mask=True, encoder="Qwen3-4B"),
     Family("lumina2", "Lumina2 (Gemma)", "image", (2304, 2560), "plain", lead=1, text_mask=True,
            encoder="Gemma-2-2B (or Gemma-3-4B)"),
     Family("wan", "Wan 2.1 / 2.2 (umT5-XXL, zeroed padding)", "video", (4096,), "plain", encoder="umT5-XXL"),
     Family("hunyuan_video", "HunyuanVideo (Llama-3 layer -3, pooled CLIP-L)", "video", (4096,), "plain",
            pooled_width=768, text_mask=True, encoder="Llava-Llama-3-8B + CLIP-L"),
-    Family("ltxv", "LTX-Video (T5-XXL, masked padding)", "video", (4096,), "plain", text_mask=True, encoder="T5-XXL"),
-    Family("mochi", "Mochi (T5-XXL, masked padding)", "video", (4096,), "plain", text_mask=True, encoder="T5-XXL"),
+    Family("hunyuan_video15", "HunyuanVideo 1.5 (Qwen2.5-VL-7B layer -3, byT5 glyphs)", "video", (3584,), "plain",
+           text_mask=True, encoder="Qwen2.5-VL-7B + byT5-small", streams=_BYT5),
+    Family("kandinsky5", "Kandinsky 5 (Qwen2.5-VL-7B, pooled CLIP-L)", "video", (3584,), "plain", pooled_width=768,
+           text_mask=True, encoder="Qwen2.5-VL-7B + CLIP-L"),
+    Family("ltxv", "LTX-Video (T5-XXL, masked padding)", "video", (4096,), "plain", text_mask=True, encoder="T5-XXL",
+           space="t5xxl"),
+    Family("ltx2", "LTX-2 (Gemma-3-12B, all layers projected)", "video", (3840, 6144, 7680), "plain", lead=1,
+           encoder="Gemma-3-12B"),
+    Family("mochi", "Mochi (T5-XXL, masked padding)", "video", (4096,), "plain", text_mask=True, encoder="T5-XXL",
+           space="t5xxl"),
 )}
 FAMILY_CHOICES = ("auto", *FAMILIES)
 
@@ -108,47 +142,62 @@ def sd3_clip_rows(x: torch.Tensor) -> int:
     return int(tail_zero.to(torch.int8).argmin())  # first row with a non-zero tail
 
 
+# dict keys only one family's text encoder writes
+_OWN_KEYS = {"conditioning_llama3": ("hidream",), "conditioning_byt5small": ("hunyuan_image", "hunyuan_video15"),
+             "unprocessed_ltxav_embeds": ("ltx2",), "image_slots": ("qwen_image21",)}
+
+
+def _has_marks(family: Family, x: torch.Tensor, extras: dict) -> bool:
+    """Whether an entry of a width the family makes can come from it, by the marks its text encoder leaves:
+    the pooled vector (its width, or none), keys only some encoders write, text masks, zeroed padding,
+    77-token chunks."""
+    if any(key in extras and family.name not in owners for key, owners in _OWN_KEYS.items()):
+        return False
+    if family.name == "hidream" and "conditioning_llama3" not in extras:
+        return False
+    pooled = _pooled(extras)
+    pooled_width = None if pooled is None else pooled.shape[-1]
+    masked = "attention_mask" in extras
+    if family.layout == "clip":  # CLIP pads every chunk to 77; SD1/SD2 carry a pooled vector nothing reads
+        wanted = (family.pooled_width,) if family.pooled_width else (None, family.widths[0])
+        return x.shape[1] % CLIP_CHUNK == 0 and pooled_width in wanted
+    if pooled_width != family.pooled_width:
+        return False
+    name = family.name
+    if name in ("ltxv", "mochi", "flux2", "flux2_klein"):  # their mask is always there
+        return masked
+    if name == "wan":
+        return not masked and (x.shape[1] >= 512 or bool(_zero_rows(x).any()))
+    if name == "chroma":  # never padded, never masked
+        return not masked and not bool(_zero_rows(x).any())
+    if name == "ltx2":  # padding cut away; projected but not yet through the connectors, or (7680) through them
+        return not masked and (("unprocessed_ltxav_embeds" in extras) == (x.shape[-1] != 7680))
+    if name == "qwen_image21":
+        return not bool(_zero_rows(x).any())
+    return True
+
+
 def families_matching(x: torch.Tensor, extras: dict) -> list[str]:
     """The families whose conditioning this entry can be, from facts of its width, keys and layout.
 
-    Families that share a width are told apart where their text encoders leave different marks:
-    SD3's pooled CLIP-L||G (2048), Flux's and HunyuanVideo's pooled CLIP-L (768), HiDream's Llama
-    states, LTXV's and Mochi's text mask, Wan's zeroed padding (or 512+ rows); Chroma is never padded
-    or masked. Flux and HunyuanVideo (both pooled CLIP-L), and LTXV and Mochi, cannot be told apart.
+    Families that share a width are told apart where their text encoders leave different marks
+    (_has_marks). What no mark tells apart stays ambiguous: Flux and HunyuanVideo (both pooled CLIP-L);
+    LTXV, Mochi and Qwen-Image 2.1 with masked padding; Chroma and Qwen-Image 2.1 unmasked; Qwen-Image,
+    HunyuanImage 2.1 and HunyuanVideo 1.5 (HunyuanImage and HunyuanVideo 1.5 only when the prompt quotes
+    no text); Z-Image and a Gemma-3 Lumina2.
     """
-    width, rows = x.shape[-1], x.shape[1]
-    pooled = _pooled(extras)
-    pooled_width = None if pooled is None else pooled.shape[-1]
-    out = []
-    for family in FAMILIES.values():
-        if width not in family.widths:
-            continue
-        if width == 4096:
-            if family.name == "hidream":
-                ok = "conditioning_llama3" in extras
-            elif "conditioning_llama3" in extras:
-                ok = False
-            elif family.name == "sd3":
-                ok = pooled_width == 2048
-            elif family.name in ("flux", "hunyuan_video"):
-                ok = pooled_width == 768
-            elif pooled_width is not None:
-                ok = False
-            elif family.name in ("ltxv", "mochi"):
-                ok = "attention_mask" in extras
-            elif family.name == "wan":
-                ok = "attention_mask" not in extras and (rows >= 512 or bool(_zero_rows(x).any()))
-            else:  # chroma: never padded, never masked
-                ok = "attention_mask" not in extras and not bool(_zero_rows(x).any())
-            if not ok:
-                continue
-        out.append(family.name)
-    return out
+    width = x.shape[-1]
+    return [f.name for f in FAMILIES.values() if width in f.widths and _has_marks(f, x, extras)]
+
+
+def ambiguous_with(family: Family, candidates: list[str]) -> list[str]:
+    """The other candidates that read another token space: steering one with the other's direction is wrong."""
+    return [c for c in candidates if c != family.name and FAMILIES[c].token_space != family.token_space]
 
 
 def describe_entry(x: torch.Tensor, extras: dict) -> str:
     pooled = _pooled(extras)
-    keys = sorted(k for k in extras if k in ("attention_mask", "conditioning_llama3", "guidance"))
+    keys = sorted(k for k in extras if k in ("attention_mask", "guidance", *_OWN_KEYS))
     return (f"{x.shape[1]} tokens x {x.shape[-1]} wide, pooled "
             f"{'none' if pooled is None else pooled.shape[-1]}" + (f", keys {keys}" if keys else ""))
 
@@ -170,13 +219,17 @@ def _text_padding_mask(family: Family | None, extras: dict, batch: int, rows: in
     return (m.to(device) != 0).expand(batch, rows)
 
 
-def _special_positions(family: Family | None, layout: str, rows: int, device) -> torch.Tensor:
-    """Bool [T]: positions whose state does not depend on the prompt (CLIP BOS per chunk, template prefix)."""
+def _special_positions(family: Family | None, layout: str, rows: int, device,
+                       text: torch.Tensor | None = None) -> torch.Tensor:
+    """Bool [T] (or [B, T] given the text mask): positions whose state does not depend on the prompt (CLIP BOS
+    per chunk, template prefix). A template prefix starts at the first real token (after any left padding)."""
     special = torch.zeros(rows, dtype=torch.bool, device=device)
     if layout == "clip":
         step = CLIP_CHUNK if rows % CLIP_CHUNK == 0 else max(rows, 1)
         special[::step] = True
     elif family is not None and family.lead:
+        if text is not None:
+            return text & (text.cumsum(dim=1) <= family.lead)
         special[:family.lead] = True
     return special
 
@@ -202,7 +255,7 @@ def token_selection(x: torch.Tensor, scope: str, family: Family | None = None, e
         padding = _text_padding_mask(family, extras or {}, batch, rows, x.device)
         if padding is not None:
             mask &= padding
-        mask &= ~_special_positions(family, layout, rows, x.device)
+        mask &= ~_special_positions(family, layout, rows, x.device, padding)
     return mask
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -13,8 +13,8 @@ from ..directions.artifact import GLOBAL, ArtifactError, SafetyDirection
 from ..directions.prompts import CATEGORIES
 from . import folders
 from .build_nodes import transport_with
-from .conditioning import (FAMILIES, FAMILY_CHOICES, POOLED, TOKEN_SCOPES, Family, describe_entry, entries,
-                           families_matching, family_label, map_conditioning, pooled_vector, segments)
+from .conditioning import (FAMILIES, FAMILY_CHOICES, POOLED, TOKEN_SCOPES, Family, ambiguous_with, describe_entry,
+                           entries, families_matching, family_label, map_conditioning, pooled_vector, segments)
 from .types import CATEGORY, AlignmentType, SafetyDirectionType
 
 log = logging.getLogger(__name__)
@@ -63,11 +63,24 @@ def _width_refusal(direction: SafetyDirection, width: int) -> ValueError:
 
 
 def resolve_family(direction: SafetyDirection, conditioning: list, override: str = "auto") -> Family | None:
-    """The family whose layout rules read this conditioning.
+    """The family whose layout rules read this conditioning (with the template prefix the direction's CLIP
+    measured, where the family's depends on the tokenizer); streams no map covers are logged."""
+    family = _resolve(direction, conditioning, override)
+    target = direction.meta.get("target") if isinstance(direction.meta.get("target"), dict) else {}
+    if family is not None and family.lead_from_tokenizer and target.get("family") == family.name \
+            and isinstance(target.get("lead"), int) and target["lead"] >= 0:
+        family = replace(family, lead=target["lead"])
+    for key, why in (family.streams if family is not None else ()):
+        if any(key in extras for _x, extras in conditioning):
+            log.info("CrossSteer: %s passes unchanged: %s", key, why)
+    return family
 
-    auto: the family the direction was fitted for, after checking every entry could come from it (a
-    direction fitted for another family is refused). An explicit family is trusted: the user knows the
-    text encoders are the same (Flux and Chroma share T5-XXL, LTXV and Mochi too)."""
+
+def _resolve(direction: SafetyDirection, conditioning: list, override: str) -> Family | None:
+    """auto: the family the direction was fitted for, after checking every entry could come from it and
+    from no family that reads another space (a direction fitted for another family is refused, and so is a
+    conditioning the marks cannot attribute). An explicit family is trusted: the user knows the text
+    encoders are the same (Flux and Chroma share T5-XXL, LTXV and Mochi too)."""
     if override not in FAMILY_CHOICES:
         raise ValueError(f"unknown family {override!r}: use one of {', '.join(FAMILY_CHOICES)}")
     fitted = direction_family(direction)
@@ -89,13 +102,20 @@ def resolve_family(direction: SafetyDirection, conditioning: list, override: str
         candidates = families_matching(x, extras)
         if family.name not in candidates:
             looks = " or ".join(family_label(c) for c in candidates) or "no family CrossSteer knows"
-            same = [c for c in candidates if FAMILIES[c].encoder == family.encoder]
+            same = [c for c in candidates if FAMILIES[c].token_space == family.token_space]
             hint = (f"; {family_label(same[0])} uses the same text encoder, so if that is this model set family to "
                     f"{same[0]!r} to steer it anyway") if same else "; or set family if you know better"
             raise ValueError(
                 f"this direction was fitted for {family.label}, but this conditioning is not {family.name}'s "
                 f"({describe_entry(x, extras)}: it looks like {looks}). Fit an alignment with this model's own CLIP "
                 f"and transport the direction again{hint}")
+        others = ambiguous_with(family, candidates)
+        if others:
+            raise ValueError(
+                f"this conditioning ({describe_entry(x, extras)}) could come from {family.label} or from "
+                f"{' or '.join(family_label(c) for c in others)}: nothing in it tells them apart, and a direction "
+                f"fitted for one would steer the other in the wrong space. If it comes from {family.label}, set "
+                f"family to {family.name!r} on this node")
     return family
 
 
@@ -228,7 +248,11 @@ class ApplySafetySteering(io.ComfyNode):
                                          "through its own map."),
                 io.Combo.Input("family", options=list(FAMILY_CHOICES), default="auto", optional=True,
                                tooltip="auto: the family the direction was fitted for, checked against the "
-                                       "conditioning. Set it only if you know better (Flux and Chroma share T5-XXL)."),
+                                       "conditioning; where nothing in the conditioning tells that family from "
+                                       "one that reads another space (Flux and HunyuanVideo; Qwen-Image, "
+                                       "HunyuanImage 2.1 and HunyuanVideo 1.5; ...) auto refuses: set your "
+                                       "model's family. Also lets a direction through for a family with the "
+                                       "same encoder (Flux and Chroma share T5-XXL)."),
             ],
             outputs=[io.Conditioning.Output()],
         )

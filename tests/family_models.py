@@ -14,7 +14,9 @@ Random weights prove plumbing (layouts, keys, shapes, token positions), not sema
 """
 from __future__ import annotations
 
+import contextlib
 import io as _io
+import tempfile
 from pathlib import Path
 
 import torch
@@ -30,7 +32,7 @@ def random_like(shapes: dict[str, torch.Size], seed: int, dtype=torch.float32) -
         n = int(torch.Size(shape).numel())
         scale = 0.02 if len(shape) > 1 else 0.01
         if n > BIG:
-            block = torch.randn(1_000_003, generator=g) * scale  # prime length: rows do not repeat in step
+            block = (torch.randn(1_000_003, generator=g) * scale).to(dtype)  # prime length: rows do not repeat in step
             value = block.repeat(n // block.numel() + 1)[:n].reshape(shape)
         else:
             value = torch.randn(shape, generator=g) * scale
@@ -93,9 +95,9 @@ T5_REDUCED = {"num_layers": 1, "d_ff": 64}
 
 
 def t5_state(seed: int = 3, name: str = "t5xxl", config_file: str = "t5_config_xxl.json",
-             overrides: dict | None = None) -> tuple[dict, dict]:
+             overrides: dict | None = None, xxl: bool = True) -> tuple[dict, dict]:
     """A reduced T5-XXL (or umT5-XXL) encoder: 4096 wide, one block; the dummy block-23 key keeps
-    ComfyUI's T5-XXL detection."""
+    ComfyUI's T5-XXL detection (xxl=False: none, for T5-base and byT5)."""
     import comfy.sd1_clip
     import comfy.text_encoders.t5
 
@@ -105,21 +107,22 @@ def t5_state(seed: int = 3, name: str = "t5xxl", config_file: str = "t5_config_x
     model = comfy.sd1_clip.SDClipModel(device="meta", textmodel_json_config=str(path), model_class=comfy.text_encoders.t5.T5,
                                        special_tokens={"end": 1, "pad": 0}, model_options=options)
     sd = random_like(module_shapes(model.transformer), seed)
-    # T5-XXL's true block-23 gate shape: ComfyUI 0.3.75 reads its last dimension, 0.28 its first (a view,
-    # so no 160 MB tensor is allocated; the loader ignores the key)
-    sd["encoder.block.23.layer.1.DenseReluDense.wi_1.weight"] = torch.zeros(1, 1).expand(10240, 4096)
+    if xxl:  # T5-XXL's true block-23 gate shape: ComfyUI 0.3.75 reads its last dimension, 0.28 its first (a
+        # view, so no 160 MB tensor is allocated; the loader ignores the key)
+        sd["encoder.block.23.layer.1.DenseReluDense.wi_1.weight"] = torch.zeros(1, 1).expand(10240, 4096)
     options.pop("model_name")
     return sd, options
 
 
-def llm_state(kind: str, seed: int = 4, overrides: dict | None = None) -> tuple[dict, dict]:
+def llm_state(kind: str, seed: int = 4, overrides: dict | None = None, dtype=torch.float32) -> tuple[dict, dict]:
     """A reduced LLM text encoder of ComfyUI's own class: true width, 1 block (2 where the family reads
-    layer -2), small MLP. kind: qwen25_7b, qwen3_4b, gemma2_2b, llama."""
+    layer -2), small MLP. kind: qwen25_7b, qwen3_4b, gemma2_2b, llama, mistral3_24b."""
     import comfy.sd1_clip
     from comfy.text_encoders import llama
 
     classes = {"qwen25_7b": llama.Qwen25_7BVLI, "qwen3_4b": llama.Qwen3_4B, "gemma2_2b": llama.Gemma2_2B,
-               "llama": llama.Llama2}
+               "llama": llama.Llama2, "mistral3_24b": llama.Mistral3Small24B,
+               "gemma3_12b": getattr(llama, "Gemma3_12B", None)}
     # few attention heads (head size kept): the width stays true, the matmuls get small. Qwen2.5-7B keeps
     # its 4 key/value heads, which ComfyUI's detection reads from the k_proj bias (4 x 128 = 512).
     heads = {"num_attention_heads": 4, "num_key_value_heads": 4} if kind == "qwen25_7b" else \
@@ -128,8 +131,9 @@ def llm_state(kind: str, seed: int = 4, overrides: dict | None = None) -> tuple[
     options = {f"{kind}_model_config": config, "model_name": kind}
     model = comfy.sd1_clip.SDClipModel(device="meta", textmodel_json_config={}, model_class=classes[kind],
                                        special_tokens={"pad": 0}, layer_norm_hidden_state=False, model_options=options)
-    shapes = {k: v for k, v in module_shapes(model.transformer).items() if not k.startswith("visual.")}
-    sd = random_like(shapes, seed)
+    vision = ("visual.", "vision_model.", "multi_modal_projector.")  # image towers: not used for text
+    shapes = {k: v for k, v in module_shapes(model.transformer).items() if not k.startswith(vision)}
+    sd = random_like(shapes, seed, dtype)
     options.pop("model_name")
     return sd, options
 
@@ -176,7 +180,137 @@ def reduced_clip(family: str):
         sd, opt = llm_state("gemma2_2b", overrides={"vocab_size": 320})
         sd["spiece_model"] = tiny_spiece()
         return load([sd], "lumina2", opt)
+    if family == "flux2":  # layers 10, 20 and 30 are read: 31 blocks; the layer-39 key keeps the unpruned detection
+        sd, opt = llm_state("mistral3_24b", overrides={"num_hidden_layers": 31, "vocab_size": 256 + len(TEKKEN_SPECIALS)})
+        sd["model.layers.39.post_attention_layernorm.weight"] = torch.ones(5120)
+        sd["tekken_model"] = tiny_tekken()
+        with mistral_tokenizer_for_this_transformers():
+            return load([sd], "flux", opt)  # any type: ComfyUI picks Flux.2's encoder from the Mistral weights
+    if family == "flux2_klein":  # Qwen3-4B, layers 9, 18 and 27 are read
+        sd, opt = llm_state("qwen3_4b", overrides={"num_hidden_layers": 28})
+        return load([sd], "flux2", opt)  # with the Flux or Flux.2 type, Qwen3 weights make Klein's encoder
+    if family in ("hunyuan_image", "hunyuan_video15"):  # Qwen2.5-VL layer -3, and the byT5 glyph encoder
+        sd, opt = llm_state("qwen25_7b", overrides={"num_hidden_layers": 4})
+        return load([sd, byt5_state()], "hunyuan_image" if family == "hunyuan_image" else "hunyuan_video_15", opt)
+    if family == "kandinsky5":
+        sd, opt = llm_state("qwen25_7b", overrides={"num_hidden_layers": 2})  # it reads hidden layer -1
+        return load([sd, clip_l_state()], "kandinsky5", opt)
+    if family == "sa_t5":  # Stable Audio's T5-base: a text encoder CrossSteer does not steer, 768 wide like SD1
+        sd, opt = t5_state(name="t5base", config_file="t5_config_base.json", xxl=False)
+        return load([sd], "stable_audio", opt)
+    if family == "ltx2":
+        return ltx2_clip()
     raise ValueError(f"no reduced encoder for {family}")
+
+
+def ltx2_clip():
+    """LTX-2's text encoder: Gemma-3-12B, whose 49 hidden states (every layer) feed one 3840 x 49 -> 3840
+    projection, so all 48 blocks are kept (1 head, small MLP, a small trained vocabulary) and the weights are
+    bfloat16 (the projection alone is 0.7B parameters). The Gemma file and the projection file load as a
+    DualCLIPLoader of type ltxv loads them. ComfyUI's LTX-2 encoder passes its options to Gemma without a
+    model name, so the depth goes under "_model_config". Gemma's tokenizer pads prompts on the left to 1024
+    tokens, which ComfyUI cuts away after the forward pass; the tokenizer option gemma3_12b_min_length=1 (what
+    a user can set) skips that padding here to keep the forward pass short on two CPU cores."""
+    sd, opt = llm_state("gemma3_12b", overrides={"num_hidden_layers": 48, "vocab_size": 320}, dtype=torch.bfloat16)
+    sd["spiece_model"] = tiny_spiece()
+    projection = random_like({"text_embedding_projection.weight": torch.Size((3840, 3840 * 49))}, 8, torch.bfloat16)
+    clip = load([sd, projection], "ltxv", {"_model_config": opt["gemma3_12b_model_config"]})
+    clip.set_tokenizer_option("gemma3_12b_min_length", 1)
+    return clip
+
+
+# families not every ComfyUI version has: (module of its text encoder, the CLIP loader type it needs)
+NEEDS = {"flux2_klein": ("comfy.text_encoders.flux", "FLUX2"), "kandinsky5": ("comfy.text_encoders.kandinsky5", None),
+         "qwen_image21": ("comfy.text_encoders.qwen_image21", None), "ltx2": ("comfy.text_encoders.lt", None)}
+
+
+def missing_in_this_comfyui(family: str) -> str | None:
+    """Why this ComfyUI cannot build the family's text encoder (naming its version), or None."""
+    import importlib
+    import importlib.util
+
+    import comfy.sd
+    import comfyui_version
+
+    module, clip_type = NEEDS.get(family, (None, None))
+    has = (module is None or importlib.util.find_spec(module) is not None) and \
+        (clip_type is None or hasattr(comfy.sd.CLIPType, clip_type))
+    if family in ("flux2_klein", "ltx2") and has:
+        has = hasattr(importlib.import_module(module), "KleinTokenizer" if family == "flux2_klein" else "LTXAVTEModel")
+    if not has:
+        return f"ComfyUI {comfyui_version.__version__} has no {family} text encoder"
+    if family == "qwen_image21":
+        return (f"ComfyUI {comfyui_version.__version__} has Qwen-Image 2.1, but no reduced encoder of it is built here "
+                "yet (its layout was read from ComfyUI 0.38.1's sources)")
+    return None
+
+
+def byt5_state(seed: int = 5) -> dict:
+    """ByT5-small (glyph) at full size (ComfyUI's config: 1472 wide, 12 blocks, about 0.2B parameters): its
+    loader tells it apart by the 384-row attention weights, and the glyph config fixes the shapes."""
+    import comfy.sd1_clip
+    import comfy.text_encoders.t5
+
+    path = Path(comfy.text_encoders.t5.__file__).with_name("byt5_config_small_glyph.json")
+    model = comfy.sd1_clip.SDClipModel(device="meta", textmodel_json_config=str(path), model_class=comfy.text_encoders.t5.T5,
+                                       special_tokens={"end": 1, "pad": 0})
+    return random_like(module_shapes(model.transformer), seed)
+
+
+# ------------------------------------------------------------------------------ Flux.2's tekken tokenizer
+TEKKEN_SPECIALS = ["<unk>", "<s>", "</s>", "[INST]", "[/INST]", "[AVAILABLE_TOOLS]", "[/AVAILABLE_TOOLS]", "[TOOL_RESULTS]",
+                   "[/TOOL_RESULTS]", "[TOOL_CALLS]", "[IMG]", "<pad>", "[IMG_BREAK]", "[IMG_END]", "[PREFIX]", "[MIDDLE]",
+                   "[SUFFIX]", "[SYSTEM_PROMPT]", "[/SYSTEM_PROMPT]", "[TOOL_CONTENT]"]  # Mistral's ids 0-19
+
+
+def tiny_tekken() -> torch.Tensor:
+    """A tekken.json (bytes as a uint8 tensor, as Flux.2 checkpoints carry it): Mistral's special tokens at
+    their ids, then the 256 bytes as the whole BPE vocabulary (no merges: every byte a token)."""
+    import base64
+    import json
+
+    pattern = (r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+|[^\r\n\p{L}\p{N}]?"
+               r"[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+")
+    n = len(TEKKEN_SPECIALS)
+    doc = {"config": {"pattern": pattern, "num_vocab_tokens": 256, "default_vocab_size": 256 + n,
+                      "default_num_special_tokens": n, "version": "v7"},
+           "vocab": [{"rank": i, "token_bytes": base64.b64encode(bytes([i])).decode(), "token_str": None} for i in range(256)],
+           "special_tokens": [{"rank": i, "token_str": s, "is_control": True} for i, s in enumerate(TEKKEN_SPECIALS)]}
+    return torch.frombuffer(bytearray(json.dumps(doc).encode()), dtype=torch.uint8).clone()
+
+
+@contextlib.contextmanager
+def mistral_tokenizer_for_this_transformers():
+    """ComfyUI (0.3.75 and 0.28) converts the tekken vocabulary with transformers 4's
+    `MistralConverter(vocab=..., additional_special_tokens=...)`; transformers 5 reads a tekken.json file
+    instead (and its LlamaTokenizerFast adds no BOS unless told). Where ComfyUI's call fails, the same
+    vocabulary is converted the transformers-5 way while the CLIP loads; the tokenizer is then ComfyUI's."""
+    from comfy.text_encoders import flux
+
+    try:
+        flux.load_mistral_tokenizer(tiny_tekken())
+    except TypeError:
+        pass
+    else:
+        yield
+        return
+    own = flux.load_mistral_tokenizer
+
+    def convert(data):
+        from transformers.integrations.mistral import MistralConverter
+
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "tekken.json"
+            path.write_bytes(data.numpy().tobytes() if torch.is_tensor(data) else data)
+            converted = MistralConverter(str(path)).converted()
+        return {"tokenizer_object": converted, "legacy": False, "bos_token": "<s>", "eos_token": "</s>",
+                "add_bos_token": True, "add_eos_token": False}
+
+    flux.load_mistral_tokenizer = convert
+    try:
+        yield
+    finally:
+        flux.load_mistral_tokenizer = own
 
 
 def write_full_clip_files(folder: Path, seed: int = 0) -> tuple[str, str]:
@@ -261,4 +395,13 @@ NO_SAMPLER = {
     "qwen_image": "ComfyUI's detection fixes Qwen-Image's 3072-wide blocks (only the count varies)",
     "lumina2": "ComfyUI's detection ties Lumina2's head count to its 2304 width",
     "z_image": "ComfyUI's detection ties Z-Image's head count to its 3840 width",
+    "sdxl_refiner": "no tiny SDXL refiner UNet is built here (its 2560-wide ADM input takes the pooled CLIP-G and an "
+                    "aesthetic score); the SDXL step covers the CLIP layout",
+    "flux2": "no tiny Flux.2 diffusion model is built here",
+    "flux2_klein": "no tiny Flux.2 Klein diffusion model is built here",
+    "hunyuan_image": "no tiny HunyuanImage 2.1 diffusion model is built here",
+    "hunyuan_video15": "no tiny HunyuanVideo 1.5 diffusion model is built here",
+    "kandinsky5": "no tiny Kandinsky 5 diffusion model is built here",
+    "ltx2": "no tiny LTX-2 audio-video model is built here",
+    "qwen_image21": "no tiny Qwen-Image 2.1 diffusion model is built here",
 }

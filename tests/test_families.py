@@ -20,7 +20,9 @@ from __future__ import annotations
 import copy
 import gc
 import json
+import logging
 import sys
+import types
 
 import pytest
 import safetensors
@@ -49,12 +51,23 @@ SPACES = {
     "hunyuan_video": {"tokens": 4096, "pooled": 768},
     "ltxv": {"tokens": 4096},
     "mochi": {"tokens": 4096},
+    "sdxl_refiner": {"tokens": 1280, "pooled": 1280},
+    "flux2": {"tokens": 15360},
+    "flux2_klein": {"tokens": 7680},
+    "hunyuan_image": {"tokens": 3584},
+    "hunyuan_video15": {"tokens": 3584},
+    "kandinsky5": {"tokens": 3584, "pooled": 768},
+    "ltx2": {"tokens": 3840},
+    "qwen_image21": {"tokens": 4096},
 }
 # a family whose direction this family's conditioning must refuse (same width where the layouts differ)
 WRONG = {"sd1": "sdxl", "sdxl": "sd1", "sd3": "flux", "flux": "chroma", "chroma": "flux", "hidream": "sd3",
-         "qwen_image": "z_image", "z_image": "qwen_image", "lumina2": "z_image", "wan": "chroma",
-         "hunyuan_video": "wan", "ltxv": "wan", "mochi": "chroma"}
-CLIP_FAMILIES = ("sd1", "sdxl", "sd3")
+         "qwen_image": "hunyuan_video15", "z_image": "qwen_image", "lumina2": "z_image", "wan": "chroma",
+         "hunyuan_video": "wan", "ltxv": "wan", "mochi": "chroma", "sdxl_refiner": "sdxl", "flux2": "flux2_klein",
+         "flux2_klein": "z_image", "hunyuan_image": "qwen_image", "hunyuan_video15": "qwen_image",
+         "kandinsky5": "qwen_image", "ltx2": "lumina2", "qwen_image21": "chroma"}
+CLIP_FAMILIES = ("sd1", "sdxl", "sd3", "sdxl_refiner")
+QUOTED_PROMPT = 'a shop sign that reads "OPEN" above a red door'  # HunyuanImage / HunyuanVideo 1.5: a byT5 stream
 
 
 def pack(comfy, name: str):
@@ -76,12 +89,18 @@ def own_embedding_cache(tmp_path_factory):
 def family_clip(request, comfy, comfy_base, sd15_checkpoint):
     """(family, CLIP object): one family at a time, freed before the next is built."""
     family = request.param
+    missing = family_models.missing_in_this_comfyui(family)
+    if missing:
+        pytest.skip(missing)
     ENCODED.clear()
     if family == "sd1":
         clip = comfy.node_class("CheckpointLoaderSimple")().load_checkpoint(sd15_checkpoint)[1]
     elif family == "sdxl":
         names = family_models.write_full_clip_files(comfy_base / "models" / "text_encoders")
         clip = comfy.node_class("DualCLIPLoader")().load_clip(names[0], names[1], "sdxl")[0]
+    elif family == "sdxl_refiner":  # CLIP-G alone, as CLIPLoader's default type loads it
+        names = family_models.write_full_clip_files(comfy_base / "models" / "text_encoders")
+        clip = comfy.node_class("CLIPLoader")().load_clip(names[1], "stable_diffusion")[0]
     else:
         clip = family_models.reduced_clip(family)
     yield family, clip
@@ -123,7 +142,7 @@ def content_rows(family: str, clip, text: str, rows: int) -> dict[str, tuple[int
         return mask
 
     everything = torch.ones(rows, dtype=torch.bool)
-    if family in ("sd1", "sdxl"):
+    if family in ("sd1", "sdxl", "sdxl_refiner"):
         return {"tokens": (0, rows, but_chunk_starts(rows))}
     if family == "sd3":
         clip_rows = 77 * len(tokens["l"])
@@ -137,16 +156,35 @@ def content_rows(family: str, clip, text: str, rows: int) -> dict[str, tuple[int
         mask = everything.clone()
         mask[:3] = False
         return {"tokens": (0, rows, mask)}
-    if family == "lumina2":  # Gemma's BOS
+    if family in ("lumina2", "ltx2"):  # Gemma's BOS (LTX-2: ComfyUI cut the left padding away)
         mask = everything.clone()
         mask[0] = False
         return {"tokens": (0, rows, mask)}
+    if family == "qwen_image21":  # ComfyUI cuts the system turn; "<|im_start|>user\n" stays
+        mask = everything.clone()
+        mask[:3] = False
+        return {"tokens": (0, rows, mask)}
+    if family == "flux2":  # BOS, the system prompt and [INST] open every prompt (no padding for one prompt)
+        mask = everything.clone()
+        mask[:flux2_prefix(clip)] = False
+        return {"tokens": (0, rows, mask)}
+    if family == "flux2_klein":  # "<|im_start|>user\n", then the prompt and the template's end; padded to 512
+        mask = torch.zeros(rows, dtype=torch.bool)
+        mask[3:real("qwen3_4b", 151643)] = True
+        return {"tokens": (0, rows, mask)}
     # Flux / Chroma / HiDream: T5 padding is neither zeroed nor masked, the model attends to it;
-    # Qwen-Image / HunyuanVideo: ComfyUI already cut the template away
+    # Qwen-Image / HunyuanVideo / HunyuanImage 2.1 / HunyuanVideo 1.5 / Kandinsky 5: ComfyUI already cut the
+    # template away
     return {"tokens": (0, rows, everything)}
 
 
-def synthetic_direction(comfy, family: str, seed: int = 0, spaces: dict | None = None):
+def flux2_prefix(clip) -> int:
+    """Flux.2's prompt-independent rows, from the tokenizer: BOS, the system prompt, [INST] (id 3)."""
+    ids = [t[0] for t in clip.tokenize(PROMPT)["mistral3_24b"][0]]
+    return ids.index(3) + 1
+
+
+def synthetic_direction(comfy, family: str, seed: int = 0, spaces: dict | None = None, clip=None):
     """A calibrated target direction for the family, one random unit vector per space (arithmetic only)."""
     SafetyDirection = pack(comfy, "directions.artifact").SafetyDirection
     Standardizer = pack(comfy, "directions.space").Standardizer
@@ -160,12 +198,26 @@ def synthetic_direction(comfy, family: str, seed: int = 0, spaces: dict | None =
                                        meta={"space": "target", "target": {"family": family, "space": space,
                                                                           "width": width}})
     primary = parts.pop(next(iter(SPACES[family] if spaces is None else spaces)))
+    if family == "flux2" and clip is not None:  # what Fit records from the target CLIP (describe()["lead"])
+        primary.meta["target"]["lead"] = flux2_prefix(clip)
     primary.spaces = parts
     return primary.validate()
 
 
 def space_direction(direction, space: str):
     return direction if direction.meta["target"]["space"] == space else direction.spaces[space]
+
+
+# families whose conditioning no mark tells apart from a family of another token space: `auto` refuses them
+# (test_auto_refuses_conditioning_it_cannot_attribute), so their own directions steer with `family` set
+AMBIGUOUS = {"flux": {"hunyuan_video"}, "hunyuan_video": {"flux"}, "chroma": {"qwen_image21"},
+             "ltxv": {"qwen_image21"}, "mochi": {"qwen_image21"}, "z_image": {"lumina2"},
+             "qwen_image": {"hunyuan_image", "hunyuan_video15"}, "hunyuan_image": {"qwen_image", "hunyuan_video15"},
+             "hunyuan_video15": {"qwen_image", "hunyuan_image"}, "qwen_image21": {"chroma"}}
+
+
+def own(family: str) -> str:
+    return family if family in AMBIGUOUS else "auto"
 
 
 def apply(comfy, conditioning, direction, strength=2.0, mode="add", tokens="content", **kw):
@@ -221,6 +273,8 @@ def test_family_and_spaces_are_detected_from_the_clip(comfy, family_clip):
     encoder = encoder_mod.ComfyClipEncoder.wrap(clip, use_cache=False)
     assert encoder.spaces == SPACES[family]
     assert encoder.describe()["family"] == family
+    if family == "flux2":  # its template prefix depends on the checkpoint's tokenizer: measured and recorded
+        assert encoder.describe()["lead"] == flux2_prefix(clip)
     x, extras = encode(comfy, family, clip, PROMPT)[0]
     assert family in pack(comfy, "nodes.conditioning").families_matching(x, extras)
 
@@ -229,13 +283,13 @@ def test_apply_moves_exactly_the_content_tokens(comfy, family_clip):
     family, clip = family_clip
     cond = encode(comfy, family, clip, PROMPT)
     before = snapshot(cond)
-    direction = synthetic_direction(comfy, family)
-    out = apply(comfy, cond, direction, strength=2.0)
+    direction = synthetic_direction(comfy, family, clip=clip)
+    out = apply(comfy, cond, direction, strength=2.0, family=own(family))
     assert len(out) == len(cond) and out is not cond
     check_steered(family, clip, PROMPT, cond[0], out[0], direction, 2.0)
     assert_unchanged(before, cond)
     if "pooled" in SPACES[family]:  # steer_pooled off: the tokens move, the pooled vector does not
-        kept = apply(comfy, cond, direction, steer_pooled=False)[0][1]["pooled_output"]
+        kept = apply(comfy, cond, direction, steer_pooled=False, family=own(family))[0][1]["pooled_output"]
         assert torch.equal(kept, cond[0][1]["pooled_output"])
 
 
@@ -243,22 +297,22 @@ def test_scheduled_entries_batches_and_long_prompts(comfy, family_clip):
     """Two scheduled entries (clip_start/end_percent, as CLIP hooks make them) and a B = 2 batch; for CLIP
     families a prompt of more than 77 tokens (BOS of each chunk left alone)."""
     family, clip = family_clip
-    direction = synthetic_direction(comfy, family, seed=1)
+    direction = synthetic_direction(comfy, family, seed=1, clip=clip)
     (x, extras), = encode(comfy, family, clip, PROMPT)
     scheduled = [[x, {**extras, "clip_start_percent": 0.0, "clip_end_percent": 0.5}],
                  [x * 0.5, {**extras, "clip_start_percent": 0.5, "clip_end_percent": 1.0}]]
-    out = apply(comfy, scheduled, direction, strength=1.5)
+    out = apply(comfy, scheduled, direction, strength=1.5, family=own(family))
     for entry_in, entry_out in zip(scheduled, out):
         check_steered(family, clip, PROMPT, entry_in, entry_out, direction, 1.5)
     batched_extras = {k: (v.repeat(2, 1) if k == "pooled_output" and torch.is_tensor(v) else v) for k, v in extras.items()}
     batch = [[torch.cat([x, x * 1.1]), batched_extras]]
-    out = apply(comfy, batch, direction, strength=-1.0)
+    out = apply(comfy, batch, direction, strength=-1.0, family=own(family))
     for b in range(2):
         check_steered(family, clip, PROMPT, batch[0], out[0], direction, -1.0, item=slice(b, b + 1))
     if family in CLIP_FAMILIES:
         long = encode(comfy, family, clip, LONG_PROMPT)
         assert long[0][0].shape[1] >= 154
-        check_steered(family, clip, LONG_PROMPT, long[0], apply(comfy, long, direction)[0], direction, 2.0)
+        check_steered(family, clip, LONG_PROMPT, long[0], apply(comfy, long, direction, family=own(family))[0], direction, 2.0)
 
 
 def test_gated_and_ablate_stay_on_the_content_tokens(comfy, family_clip):
@@ -267,7 +321,7 @@ def test_gated_and_ablate_stay_on_the_content_tokens(comfy, family_clip):
     x = cond[0][0]
     rows = content_rows(family, clip, PROMPT, x.shape[1])
     for mode in ("gated", "ablate"):
-        y = apply(comfy, cond, synthetic_direction(comfy, family, seed=2), strength=1.0, mode=mode)[0][0]
+        y = apply(comfy, cond, synthetic_direction(comfy, family, seed=2, clip=clip), strength=1.0, mode=mode, family=own(family))[0][0]
         assert y.shape == x.shape and y.dtype == x.dtype
         for start, stop, mask in rows.values():
             block = (y - x)[:, start:stop]
@@ -280,7 +334,7 @@ def test_a_direction_fitted_for_another_family_is_refused_unless_overridden(comf
     wrong = WRONG[family]
     spaces = SPACES[wrong]
     direction = synthetic_direction(comfy, wrong, spaces=spaces)
-    with pytest.raises(ValueError, match=r"fitted for|made for a \d+-wide"):
+    with pytest.raises(ValueError, match=r"fitted for|made for a \d+-wide|could come from"):
         apply(comfy, cond, direction)
     same_width = next(iter(spaces.values())) == next(iter(SPACES[family].values()))
     if same_width:  # the user knows better (e.g. the same T5-XXL): SD3's "t5" rows take a "tokens" map and back
@@ -288,6 +342,42 @@ def test_a_direction_fitted_for_another_family_is_refused_unless_overridden(comf
         assert not torch.equal(out[0][0], cond[0][0])
         pooled = cond[0][1].get("pooled_output")
         assert pooled is None or torch.equal(out[0][1]["pooled_output"], pooled)
+
+
+def test_auto_refuses_conditioning_it_cannot_attribute(comfy, family_clip):
+    """Where no mark of the conditioning tells the family apart from one that reads another space (a
+    Qwen-Image direction on HunyuanVideo 1.5 conditioning, both 3584 wide), `auto` refuses, naming them;
+    the family set by name steers it."""
+    family, clip = family_clip
+    cond = encode(comfy, family, clip, PROMPT)
+    conditioning = pack(comfy, "nodes.conditioning")
+    (x, extras), = cond
+    others = set(conditioning.ambiguous_with(conditioning.FAMILIES[family], conditioning.families_matching(x, extras)))
+    assert others == AMBIGUOUS.get(family, set())
+    if not others:
+        return
+    direction = synthetic_direction(comfy, family, clip=clip)
+    with pytest.raises(ValueError, match="could come from") as refused:
+        apply(comfy, cond, direction)
+    for other in others:
+        assert conditioning.FAMILIES[other].label in str(refused.value)
+    assert f"set family to {family!r}" in str(refused.value)
+    assert not torch.equal(apply(comfy, cond, direction, family=family)[0][0], x)
+
+
+def test_glyph_stream_passes_unchanged_with_a_logged_reason(comfy, family_clip, caplog):
+    """HunyuanImage 2.1 / HunyuanVideo 1.5: quoted text adds a byT5 stream (conditioning_byt5small); the
+    Qwen tokens are steered, the glyph stream is kept as it came, and the log says why."""
+    family, clip = family_clip
+    if family not in ("hunyuan_image", "hunyuan_video15"):
+        pytest.skip("only HunyuanImage 2.1 and HunyuanVideo 1.5 have a glyph stream")
+    cond = encode(comfy, family, clip, QUOTED_PROMPT)
+    assert cond[0][1]["conditioning_byt5small"].shape[-1] == 1472
+    direction = synthetic_direction(comfy, family, clip=clip)
+    caplog.set_level(logging.INFO)
+    out = apply(comfy, cond, direction, family=family)
+    check_steered(family, clip, QUOTED_PROMPT, cond[0], out[0], direction, 2.0)
+    assert "conditioning_byt5small passes unchanged" in caplog.text
 
 
 # ----------------------------------------------------------------------------- sampler steps
@@ -303,7 +393,7 @@ def test_sampler_step_takes_the_steered_conditioning(comfy, family_clip):
         pytest.skip(family_models.NO_SAMPLER[family])
     model, latent = built
     cond = encode(comfy, family, clip, PROMPT)
-    steered = apply(comfy, cond, synthetic_direction(comfy, family, seed=4), strength=8.0)
+    steered = apply(comfy, cond, synthetic_direction(comfy, family, seed=4, clip=clip), strength=8.0, family=own(family))
     negative = comfy.node_class("ConditioningZeroOut")().zero_out(cond)[0]
     sampler = comfy.node_class("KSampler")()
 
@@ -430,7 +520,11 @@ def test_native_baseline_is_estimated_in_every_space(comfy, zimage_and_sd3):
 def test_extra_spaces_round_trip_and_old_readers_are_told_to_update(tmp_path):
     """A direction with spaces is written as format 2 (an older CrossSteer says "update" instead of steering
     one space silently); one without stays format 1; a stray space tensor is refused."""
-    from crosssteer.directions.artifact import ArtifactError, SafetyDirection, save_artifact
+    from crosssteer.directions.artifact import (
+        ArtifactError,
+        SafetyDirection,
+        save_artifact,
+    )
     from crosssteer.directions.space import Standardizer
 
     def part(width, seed, space):
@@ -469,3 +563,115 @@ def test_extra_spaces_round_trip_and_old_readers_are_told_to_update(tmp_path):
     save_artifact(tmp_path / "ghost.safetensors", "direction", tensors, meta)
     with pytest.raises(ArtifactError, match="tensors a safety direction never has"):
         SafetyDirection.load(tmp_path / "ghost.safetensors")
+
+
+# ------------------------------------------------------------------ encoders CrossSteer does not know
+@pytest.fixture(scope="module")
+def stable_audio_clip():
+    clip = family_models.reduced_clip("sa_t5")
+    yield clip
+    del clip
+    gc.collect()
+
+
+def test_an_unknown_text_encoder_is_refused_not_matched_by_width(comfy, stable_audio_clip):
+    """Stable Audio's T5-base makes 768-wide conditioning, as SD1's CLIP-L does: its CLIP is refused by class
+    name, an SD1 direction on its conditioning is refused in auto, and steered only with family set."""
+    encoder_mod = pack(comfy, "nodes.comfy_encoder")
+    with pytest.raises(encoder_mod.EncoderFamilyError, match="SAT5Model"):
+        encoder_mod.ComfyClipEncoder.wrap(stable_audio_clip, use_cache=False)
+    extract = comfy.node_class("CrossSteerExtractSafetyDirection")
+    with pytest.raises(ValueError, match="SAT5Model"):
+        extract.execute(clip=stable_audio_clip, pairs="pasted below", pasted_pairs=PAIRS, layer=0, pooling="mean",
+                        method="mean_diff", per_category=False)
+    cond = comfy.node_class("CLIPTextEncode")().encode(stable_audio_clip, PROMPT)[0]
+    assert cond[0][0].shape[-1] == 768
+    direction = synthetic_direction(comfy, "sd1")
+    with pytest.raises(ValueError, match="fitted for"):
+        apply(comfy, cond, direction)
+    assert not torch.equal(apply(comfy, cond, direction, family="sd1")[0][0], cond[0][0])
+
+
+def test_a_subclass_of_a_known_encoder_is_another_encoder(comfy, stable_audio_clip):
+    """Families are told by exact class: ComfyUI builds new encoders by subclassing old ones (HunyuanImage 2.1
+    and Kandinsky 5 subclass Qwen-Image's), so a subclass CrossSteer does not know is refused by its name,
+    while the loaders' factory wrappers (classes made inside a function) are looked through."""
+    from comfy.text_encoders import sa_t5
+
+    encoder_mod = pack(comfy, "nodes.comfy_encoder")
+    model = stable_audio_clip.cond_stage_model
+    known = encoder_mod._FAMILY_CLASSES
+    try:
+        known["comfy.text_encoders.sa_t5.SAT5Model"] = "sd2"  # as if SAT5Model were a family's encoder
+        original = type(model)
+        try:
+            model.__class__ = type("NewAudioTEModel", (sa_t5.SAT5Model,), {"__module__": "comfy.text_encoders.new"})
+            with pytest.raises(encoder_mod.EncoderFamilyError, match="NewAudioTEModel"):
+                encoder_mod.clip_family(stable_audio_clip)
+
+            def factory():
+                class Wrapped(sa_t5.SAT5Model):  # what ComfyUI's te() functions return
+                    pass
+                return Wrapped
+
+            model.__class__ = factory()
+            assert encoder_mod.clip_family(stable_audio_clip) == "sd2"
+        finally:
+            model.__class__ = original
+    finally:
+        known.pop("comfy.text_encoders.sa_t5.SAT5Model")
+
+
+# ----------------------------------------------------------------------------- cache keys
+def test_the_embedding_cache_key_follows_clip_skip_lora_strengths_and_tokenizer_options(comfy, sd15_checkpoint):
+    """The anchor embeddings' key (the CLIP fingerprint) changes with the layer read (CLIPSetLastLayer), a
+    LoRA's strength and weights (not only which weights it patches), the tokenizer's class and the tokenizer
+    options; the same settings give the same key."""
+    from comfy.sd import load_lora_for_models
+
+    fingerprint = pack(comfy, "nodes.comfy_encoder").clip_fingerprint
+    clip = comfy.node_class("CheckpointLoaderSimple")().load_checkpoint(sd15_checkpoint)[1]
+    base = fingerprint(clip)
+    assert fingerprint(clip.clone()) == base
+    skipped = comfy.node_class("CLIPSetLastLayer")().set_last_layer(clip, -2)[0]
+    assert fingerprint(skipped) != base
+
+    g = torch.Generator().manual_seed(0)
+    lora = {"lora_te_text_model_encoder_layers_0_mlp_fc1.lora_up.weight": torch.randn(3072, 4, generator=g) * 0.01,
+            "lora_te_text_model_encoder_layers_0_mlp_fc1.lora_down.weight": torch.randn(4, 768, generator=g) * 0.01}
+    half = load_lora_for_models(None, clip, lora, 0.0, 0.5)[1]
+    full = load_lora_for_models(None, clip, lora, 0.0, 1.0)[1]
+    assert len({base, fingerprint(half), fingerprint(full)}) == 3
+    assert fingerprint(load_lora_for_models(None, clip, lora, 0.0, 0.5)[1]) == fingerprint(half)
+    other = {k: v.flip(0) for k, v in lora.items()}  # another LoRA on the same weights
+    assert fingerprint(load_lora_for_models(None, clip, other, 0.0, 0.5)[1]) != fingerprint(half)
+    retemplated = clip.clone()  # HunyuanImage 2.1 and HunyuanVideo 1.5: the same weights, another tokenizer
+    retemplated.tokenizer = types.SimpleNamespace()
+    assert fingerprint(retemplated) != base
+
+    padded = clip.clone()
+    padded.set_tokenizer_option("clip_l_min_length", 100)
+    assert fingerprint(padded) != base
+
+
+def test_the_fingerprint_reads_quantized_weights_by_name_shape_and_dtype(comfy):
+    """Quantized text encoders (fp8 scaled, nvfp4, GGUF) keep tensor subclasses whose values do not convert
+    with .float(): the fingerprint uses their names, shapes and dtypes. The subclass here stands in for
+    those (no quantized encoder is loaded in this test)."""
+    fingerprint = pack(comfy, "nodes.comfy_encoder").clip_fingerprint
+
+    class Packed(torch.Tensor):
+        def float(self):
+            raise RuntimeError("packed weights cannot be read as float")
+
+    def clip_with(weight):
+        module = torch.nn.Module()
+        module.register_buffer("weight", weight)
+        return types.SimpleNamespace(cond_stage_model=module, tokenizer=None, patcher=types.SimpleNamespace(patches={}),
+                                     layer_idx=None)
+
+    packed = torch.zeros(8, 4, dtype=torch.uint8).as_subclass(Packed)
+    key = fingerprint(clip_with(packed))
+    assert key == fingerprint(clip_with(torch.ones(8, 4, dtype=torch.uint8).as_subclass(Packed)))  # values unread
+    assert key != fingerprint(clip_with(torch.zeros(8, 2, dtype=torch.uint8).as_subclass(Packed)))  # shape read
+    assert fingerprint(clip_with(torch.zeros(8, 4))) != fingerprint(clip_with(torch.ones(8, 4)))  # plain: values

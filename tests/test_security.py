@@ -30,7 +30,7 @@ from crosssteer.directions.encoders import EncoderError
 from crosssteer.directions.space import Standardizer
 
 PACK_ROOT = Path(__file__).resolve().parents[1]
-NOT_THE_PACK = {".venv", ".comfyui", ".git", ".cache", "node_modules", "build", "dist", "__pycache__"}
+NOT_THE_PACK = {".venv", ".venv-comfy028", ".comfyui", ".git", ".cache", "node_modules", "build", "dist", "__pycache__"}
 
 
 # ------------------------------------------------------------------------------------------- helpers
