@@ -55,6 +55,14 @@ def test_api_positive_steered_and_the_zeroed_negative_left_on_the_unsteered_enco
     assert new["5"]["inputs"]["negative"] == ["3", 0]
 
 
+def test_the_family_is_set_where_the_loader_names_one_that_auto_cannot_tell_apart():
+    """Flux's T5 conditioning looks like HunyuanVideo's, so Apply's `auto` refuses it: the loader's type decides."""
+    flux = A.add_steering(api_flux(), "flux_t5_direction.safetensors")
+    assert flux.workflow[flux.added["2"][1]]["inputs"]["family"] == "flux"
+    sdxl = A.add_steering(api_sdxl_refiner(), None, {"4": "a.safetensors", "12": "b.safetensors"})
+    assert all("family" not in sdxl.workflow[apply]["inputs"] for _load, apply in sdxl.added.values())
+
+
 def test_two_text_encoders_need_two_files_and_the_refusal_says_which():
     with pytest.raises(WorkflowError) as err:
         A.add_steering(api_sdxl_refiner(), "sdxl.safetensors")

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 
 from . import envelope, flat, splice_api, splice_ui, trace
+from .core_nodes import LOADER_FAMILIES
 from .errors import WorkflowError
 from .pack_nodes import MODES
 from .ui_graph import Workflow
@@ -81,6 +82,19 @@ def summary(encoders: list, files: dict[str, str], strength: float, mode: str) -
     return "\n".join(lines)
 
 
+def family_widgets(nodes: dict, encoders: list) -> dict[str, dict]:
+    """{encoder id: {"family": name}} where the CLIP's loader names a family that Apply's `auto` cannot tell
+    apart from another by the conditioning alone (Flux and HunyuanVideo, Qwen-Image and HunyuanVideo 1.5)."""
+    out = {}
+    for e in encoders:
+        loader = nodes.get(e.clip_nodes[0]) if e.clip_nodes else None
+        family = next((LOADER_FAMILIES[(loader.type, s)] for s in loader.strings
+                       if (loader.type, s) in LOADER_FAMILIES), None) if loader else None
+        if family:
+            out[e.node.id] = {"family": family}
+    return out
+
+
 def add_steering(workflow: dict, default: str | None, by_id: dict[str, str] | None = None, *, strength: float = 3.0,
                  mode: str = "add") -> Steered:
     """Steer a workflow (UI or API format, unwrapped); the input is not changed."""
@@ -93,14 +107,16 @@ def add_steering(workflow: dict, default: str | None, by_id: dict[str, str] | No
         nodes = flat.from_api(workflow)
         encoders = trace.positive_encoders(nodes)
         files = assign_directions(encoders, default, by_id)
-        new, added = splice_api.splice(workflow, encoders, files, strength, mode)
+        new, added = splice_api.splice(workflow, encoders, files, strength, mode,
+                                       per_encoder=family_widgets(nodes, encoders))
         return Steered(new, encoders, files, added)
     data = copy.deepcopy(workflow)
     wf = Workflow(data)
     nodes = flat.from_ui(wf)
     encoders = trace.positive_encoders(nodes)
     files = assign_directions(encoders, default, by_id)
-    added = splice_ui.splice(wf, nodes, encoders, files, strength, mode, summary(encoders, files, strength, mode))
+    added = splice_ui.splice(wf, nodes, encoders, files, strength, mode, summary(encoders, files, strength, mode),
+                             per_encoder=family_widgets(nodes, encoders))
     return Steered(data, encoders, files, added)
 
 

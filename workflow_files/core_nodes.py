@@ -99,3 +99,16 @@ CLIP_PASS_THROUGH = {
     "CLIPAttentionMultiply": {0: "clip"},
     "T5TokenizerOptions": {0: "clip"},
 }
+
+
+# CLIP loader `type` values whose conditioning Apply's family `auto` cannot tell apart from another family's
+# (same width, same keys): add-steering sets the Apply node's family from them. Other types stay `auto`
+# (lumina2 also loads Z-Image's Qwen3, so it names no one family).
+LOADER_FAMILIES = {
+    ("DualCLIPLoader", "flux"): "flux",
+    ("DualCLIPLoader", "hunyuan_video"): "hunyuan_video",
+    ("CLIPLoader", "qwen_image"): "qwen_image",
+    ("CLIPLoader", "chroma"): "chroma",
+    ("CLIPLoader", "ltxv"): "ltxv",
+    ("CLIPLoader", "mochi"): "mochi",
+}

@@ -13,9 +13,11 @@ def next_free_id(prompt: dict) -> int:
 
 
 def splice(prompt: dict, encoders: list[PositiveEncoder], files: dict[str, str], strength: float, mode: str,
-           widgets: dict | None = None, names: tuple[str, str] | None = None) -> tuple[dict, dict[str, tuple[str, str]]]:
+           widgets: dict | None = None, names: tuple[str, str] | None = None,
+           per_encoder: dict[str, dict] | None = None) -> tuple[dict, dict[str, tuple[str, str]]]:
     """A new prompt (the input is not changed) and {encoder id: (load id, apply id)}. New nodes get the next
-    free numbers, or the given `names` (load, apply), numbered from the second encoder on."""
+    free numbers, or the given `names` (load, apply), numbered from the second encoder on; `per_encoder`
+    adds Apply inputs for one encoder (its family)."""
     graph = copy.deepcopy(prompt)
     next_id, added = next_free_id(graph), {}
     for i, encoder in enumerate(encoders):
@@ -29,7 +31,8 @@ def splice(prompt: dict, encoders: list[PositiveEncoder], files: dict[str, str],
                           "_meta": {"title": "Load Safety Direction"}}
         graph[apply_id] = {"class_type": APPLY, "inputs": {
             "conditioning": [encoder.node.id, slot], "direction": [load_id, 0], "strength": float(strength),
-            "mode": mode, "tokens": "content", "gate_threshold": 1.0, **(widgets or {})},
+            "mode": mode, "tokens": "content", "gate_threshold": 1.0, **(widgets or {}),
+            **(per_encoder or {}).get(encoder.node.id, {})},
             "_meta": {"title": "Apply Safety Steering"}}
         for reader, name in encoder.edges:  # only the positive paths read the steered conditioning
             graph[reader]["inputs"][name] = [apply_id, 0]

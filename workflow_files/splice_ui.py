@@ -89,7 +89,8 @@ def _move_origin(container: Container, link_id: int, new_origin: dict) -> None:
 
 
 def splice(wf: Workflow, flat: dict[str, FlatNode], encoders: list[PositiveEncoder], files: dict[str, str],
-           strength: float, mode: str, note: str, widgets: dict | None = None) -> dict[str, tuple[int, int]]:
+           strength: float, mode: str, note: str, widgets: dict | None = None,
+           per_encoder: dict[str, dict] | None = None) -> dict[str, tuple[int, int]]:
     """Changes wf.data in place (give it a copy); returns {encoder id: (load node id, apply node id)}."""
     ids, added, done = _Ids(wf), {}, {}
     for encoder in encoders:
@@ -118,7 +119,8 @@ def splice(wf: Workflow, flat: dict[str, FlatNode], encoders: list[PositiveEncod
         x, y = _xy(node)
         w, _h = _size(node)
         apply = _new_node(APPLY, ids.new_node(), (x + w + GAP, y),
-                          {"strength": float(strength), "mode": mode, **(widgets or {})})
+                          {"strength": float(strength), "mode": mode, **(widgets or {}),
+                           **(per_encoder or {}).get(encoder.node.id, {})})
         load = _new_node(LOAD, ids.new_node(), (x + w + GAP, y + 200 + GAP), {"direction_file": files[encoder.node.id]})
         container.data["nodes"] += [load, apply]
         container.nodes[load["id"]], container.nodes[apply["id"]] = load, apply
