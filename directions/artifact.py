@@ -11,6 +11,7 @@ import copy
 import dataclasses
 import hashlib
 import json
+import logging
 import math
 import os
 import struct
@@ -58,6 +59,8 @@ GLOBAL = "global"
 _UNIT_NORM_TOLERANCE = 1e-3
 
 # what each kind is called in messages ("this file is a crosssteer alignment, not a safety direction")
+log = logging.getLogger(__name__)
+
 _KIND_NAMES = {
     "direction": "a safety direction",
     "alignment": "an alignment",
@@ -658,14 +661,20 @@ class SafetyDirection:
                 raise ArtifactError(f"no vector named {name!r}: choose one of {list(self.vectors)} or 'mixed'")
             column = None if self.benign_scores is None else self.benign_scores[:, list(self.vectors).index(name)]
             return Calibration(self.vectors[name], self.centers[name], self.units[name], column)
-        if self.benign_scores is None:
-            raise ArtifactError("this mixed direction has no stored benign calibration scores (it was calibrated by an "
-                                "older CrossSteer), so the mix's own center and spread are unknown: transport or "
-                                "extract it again to gate or ablate a mix, or use mode add")
         total = mix(self.vectors, self.units, self.weights)
         norm = total.norm()
         # score along the unit mix = sum_k (w_k unit_k / |mix|) * score along v_k
         coef = torch.tensor([self.weights.get(n, 0.0) * self.units[n] for n in self.vectors]) / norm
+        if self.benign_scores is None:
+            # a direction calibrated before the scores were stored: the center is still exact (means are
+            # linear); the spread needs the vectors' covariance, so it is approximated as if they were
+            # uncorrelated (transport or extract the direction again for the exact one)
+            log.warning("CrossSteer: this mixed direction has no stored benign calibration scores (an older file): "
+                        "its spread is approximated; transport or extract it again for the exact calibration")
+            centers = torch.tensor([self.centers[n] for n in self.vectors], dtype=torch.float64)
+            units = torch.tensor([self.units[n] for n in self.vectors], dtype=torch.float64)
+            c = coef.to(torch.float64)
+            return Calibration(total / norm, float(c @ centers), max(float((c * units).norm()), 1e-6), None)
         column = self.benign_scores @ coef
         return Calibration(total / norm, float(column.mean()), max(float(column.std()), 1e-6), column)
 

@@ -344,15 +344,19 @@ def test_a_mix_is_calibrated_with_its_own_center_and_spread(direction):
     assert float((unsafeness > cal.gate_threshold(0.02) - GATE_SOFTNESS * 2.1972).double().mean()) == pytest.approx(0.02, abs=0.005)
 
 
-def test_an_old_direction_still_loads_and_gates_but_cannot_calibrate_a_mix(tmp_path, direction):
+def test_an_old_direction_still_loads_and_gates_with_approximate_calibration(tmp_path, direction, caplog):
     loaded = SafetyDirection.load(direction.save(tmp_path / "old.safetensors"))
     assert loaded.benign_scores is None
     # the single vector falls back to a normal approximation of its benign scores
     from crosssteer.directions.steer import gate_threshold
 
     assert loaded.calibration("global").gate_threshold(0.05) == pytest.approx(gate_threshold(1.6449), abs=1e-3)
-    with pytest.raises(ArtifactError, match="no stored benign calibration scores .* transport or extract it again"):
-        loaded.calibration("mixed")
+    # a mix: the exact center (means are linear), an approximate spread, and a warning that says so
+    mixed = loaded.calibration("mixed")
+    exact = _calibrated(direction)
+    exact_mixed = dataclasses.replace(loaded, centers=exact.centers, units=exact.units).calibration("mixed")
+    assert exact_mixed.center == pytest.approx(exact.calibration("mixed").center, abs=1e-4)
+    assert mixed.benign_scores is None and mixed.unit > 0 and "spread is approximated" in caplog.text
     with pytest.raises(ArtifactError, match="benign calibration scores have shape"):
         dataclasses.replace(direction, benign_scores=torch.zeros(10, 2)).validate()
     with pytest.raises(ArtifactError, match="gate_fpr"):
