@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-import comfy_harness  # noqa: E402
+import comfy_harness
 
 GOALS = {"add": 1.5, "gated": 2.0, "ablate": 2.0}
 
@@ -71,8 +71,11 @@ def main() -> int:
         print(f"{'ConditioningAverage':<28}{reference * 1e3:>9.2f} ms   1.00x")
         failed = []
         for mode, goal in GOALS.items():
-            seconds = median_seconds(lambda: apply.execute(conditioning=cond, direction=direction, strength=3.0,
-                                                           mode=mode, tokens="content", gate_threshold=0.0), args.calls)
+            def steer(mode: str = mode):
+                return apply.execute(conditioning=cond, direction=direction, strength=3.0, mode=mode,
+                                     tokens="content", gate_threshold=0.0)
+
+            seconds = median_seconds(steer, args.calls)
             ratio = seconds / reference
             verdict = "ok" if ratio <= goal else "OVER GOAL"
             failed += [mode] if ratio > goal else []

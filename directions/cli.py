@@ -163,6 +163,10 @@ SIDES = ("native", "transported", "random")
 
 def format_transfer(r: dict) -> str:
     b, j = r["benchmark"], r["judge"]
+
+    def row(label: str, values: list[float], spec: str) -> str:
+        return f"{label:<34}" + "".join(f"{v:>{w}{spec}}" for v, w in zip(values, (10, 13, 10)))
+
     target = r["target"]
     lines = [
         f"{r['source']['model']} (layer {r['source']['layer']}) -> {target['model']} (layer {target['layer']}, "
@@ -171,15 +175,13 @@ def format_transfer(r: dict) -> str:
         f"judge: held-out accuracy {j['heldout_accuracy']:.3f} ({j['n_train_pairs']} training pairs), unsteered "
         f"text ASR {b['unsteered_text_asr']:.3f}, flags {j['benign_flag_rate']:.3f} of benign prompts",
         f"{'':<34}{'native':>10}{'transported':>13}{'random':>10}",
-        f"{'held-out AUROC':<34}" + "".join(f"{r[s]['auroc']:>{w}.3f}" for s, w in zip(SIDES, (10, 13, 10))),
-        f"{'strength at preservation ' + format(b['preservation_target'], 'g'):<34}"
-        + "".join(f"{b[s]['matched']['alpha']:>{w}.2f}" for s, w in zip(SIDES, (10, 13, 10))),
-        f"{'text ASR there (' + b['mode'] + ')':<34}"
-        + "".join(f"{b[s]['matched']['text_asr']:>{w}.3f}" for s, w in zip(SIDES, (10, 13, 10))),
-        f"{'gate benign FPR (target ' + format(r['native']['gate']['fpr_target'], 'g') + ')':<34}"
-        + "".join(f"{r[s]['gate']['benign_fpr']:>{w}.3f}" for s, w in zip(SIDES, (10, 13, 10))),
-        f"cosine to native {r['transported']['cosine_to_native']:.3f} (random controls: "
-        f"{r['random']['cosine_to_native']:.3f}); alignment held-out R2 {r['alignment']['heldout_r2']:.3f}",
+        row("held-out AUROC", [r[s]["auroc"] for s in SIDES], ".3f"),
+        row(f"strength at preservation {b['preservation_target']:g}", [b[s]["matched"]["alpha"] for s in SIDES], ".2f"),
+        row(f"text ASR there ({b['mode']})", [b[s]["matched"]["text_asr"] for s in SIDES], ".3f"),
+        row(f"gate benign FPR (target {r['native']['gate']['fpr_target']:g})",
+            [r[s]["gate"]["benign_fpr"] for s in SIDES], ".3f"),
+        (f"cosine to native {r['transported']['cosine_to_native']:.3f} (random controls: "
+         f"{r['random']['cosine_to_native']:.3f}); alignment held-out R2 {r['alignment']['heldout_r2']:.3f}"),
         f"time {r['timings']['total']:.1f}s",
     ]
     return "\n".join(lines)

@@ -4,7 +4,6 @@ the paper's claim (transported vs native). The CLI, the demo and the nodes all c
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
