@@ -11,6 +11,7 @@ import copy
 import dataclasses
 import hashlib
 import json
+import logging
 import math
 import os
 import struct
@@ -34,7 +35,12 @@ if TYPE_CHECKING:
 # "space.<name>." tensor prefixes with their tables in meta "spaces". Version-1 files load unchanged, and
 # a direction without extra spaces is still written as version 1, so older releases keep reading it; a
 # version-2 file makes an older release say "update CrossSteer" instead of steering one space silently.
-FORMAT_VERSION = 2
+# 3 = a direction may carry the benign calibration scores (tensor "calibration.benign_scores" [M, K], one
+# column per vector) and the gate's benign false-positive rate (meta "gate_fpr"): the gate threshold and
+# a mix's own center and spread come from them. Older files load unchanged (their gate falls back to a
+# normal approximation, a mix cannot gate or ablate); a version-3 file makes an older release say
+# "update CrossSteer" instead of gating with its fixed threshold.
+FORMAT_VERSION = 3
 MAX_HEADER_BYTES = 10 * 1024 * 1024
 # A direction is a few KB; an alignment between two 8192-wide spaces with an MLP about 300 MB. Anything
 # larger is not ours, and refusing it by size means a sparse file declaring a terabyte tensor is never read.
@@ -53,6 +59,8 @@ GLOBAL = "global"
 _UNIT_NORM_TOLERANCE = 1e-3
 
 # what each kind is called in messages ("this file is a crosssteer alignment, not a safety direction")
+log = logging.getLogger(__name__)
+
 _KIND_NAMES = {
     "direction": "a safety direction",
     "alignment": "an alignment",
@@ -416,6 +424,9 @@ class SafetyDirection:
     # Extra spaces of the same target model, each its own direction (same vector names), e.g. "pooled"
     # or SD3's "clip_lg": Apply steers each part of the conditioning with the direction of its space.
     spaces: dict[str, "SafetyDirection"] = field(default_factory=dict)
+    # [M, K] float32 scores z @ v_k of the M benign calibration anchors along each vector (columns in
+    # vector order), or None for a direction calibrated before they were stored
+    benign_scores: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         # own copies, "global" first, defaults for vectors without a calibration
@@ -426,6 +437,8 @@ class SafetyDirection:
         self.weights = _float_map(self.weights, "weights")
         self.meta = copy.deepcopy(self.meta)
         self.spaces = dict(self.spaces or {})
+        if self.benign_scores is not None:
+            self.benign_scores = self.benign_scores.detach().to("cpu", torch.float32).clone()
 
     @property
     def width(self) -> int:
@@ -452,14 +465,20 @@ class SafetyDirection:
                     f"vector {name!r} has shape {tuple(v.shape)} but the standardizer is {self.width} wide: "
                     "they come from different spaces; re-estimate or re-transport the direction"
                 )
-            if not torch.isfinite(v).all():
-                raise ArtifactError(f"vector {name!r} contains NaN or infinite values: re-estimate it")
-            norm = float(v.detach().to(torch.float64).norm())
-            if abs(norm - 1.0) > _UNIT_NORM_TOLERANCE:
-                raise ArtifactError(
-                    f"vector {name!r} has norm {norm:.6g}, not 1: directions must be unit vectors in z-coordinates; "
-                    "it was edited or built wrongly, re-estimate it"
-                )
+        # one stacked check for all vectors (Apply validates on every call; per-vector checks cost more
+        # than the steering itself on a 4096-wide model)
+        stacked = torch.stack([v.detach().to(torch.float64) for v in self.vectors.values()])
+        finite = torch.isfinite(stacked).all(dim=1)
+        norms = stacked.norm(dim=1)
+        if not bool(finite.all()) or bool(((norms - 1.0).abs() > _UNIT_NORM_TOLERANCE).any()):
+            for (name, _v), ok, norm in zip(self.vectors.items(), finite.tolist(), norms.tolist()):
+                if not ok:
+                    raise ArtifactError(f"vector {name!r} contains NaN or infinite values: re-estimate it")
+                if abs(norm - 1.0) > _UNIT_NORM_TOLERANCE:
+                    raise ArtifactError(
+                        f"vector {name!r} has norm {norm:.6g}, not 1: directions must be unit vectors in "
+                        "z-coordinates; it was edited or built wrongly, re-estimate it"
+                    )
         for table, what in ((self.units, "units"), (self.centers, "centers"), (self.weights, "weights")):
             extra = sorted(set(table) - set(self.vectors))
             if extra:
@@ -480,6 +499,16 @@ class SafetyDirection:
         except (TypeError, ValueError, RecursionError) as exc:
             raise ArtifactError(f"meta is not JSON-serialisable: {exc}") from exc
         _check_meta(self.meta)
+        if self.benign_scores is not None:
+            b = self.benign_scores
+            if b.ndim != 2 or b.shape[1] != len(self.vectors) or b.shape[0] < 2:
+                raise ArtifactError(f"the benign calibration scores have shape {tuple(b.shape)}, expected "
+                                    f"[M >= 2, {len(self.vectors)}] (one column per vector): re-calibrate")
+            if not torch.isfinite(b).all():
+                raise ArtifactError("the benign calibration scores contain NaN or infinite values: re-calibrate")
+        fpr = self.meta.get("gate_fpr")
+        if fpr is not None and not (_is_number(fpr) and 0 < fpr < 1):
+            raise ArtifactError(f"meta 'gate_fpr' must be a number in (0, 1), got {str(fpr)[:40]!r}")
         self._validate_spaces()
         return self
 
@@ -513,6 +542,8 @@ class SafetyDirection:
         tensors = {f"vector.{n}": v.detach().to("cpu", torch.float32) for n, v in self.vectors.items()}
         tensors["standardizer.mean"] = self.standardizer.mean.detach().to("cpu", torch.float32)
         tensors["standardizer.std"] = self.standardizer.std.detach().to("cpu", torch.float32)
+        if self.benign_scores is not None:
+            tensors["calibration.benign_scores"] = self.benign_scores
         file_meta = {
             "order": list(self.vectors),
             "units": self.units,
@@ -531,8 +562,15 @@ class SafetyDirection:
             for name, part in self.spaces.items():
                 part_tensors, file_meta["spaces"][name] = part._file_parts()
                 tensors.update({f"space.{name}.{k}": v for k, v in part_tensors.items()})
-        return save_artifact(path, DIRECTION_KIND, tensors, file_meta, version=2 if self.spaces else 1,
+        return save_artifact(path, DIRECTION_KIND, tensors, file_meta, version=self._format_version(),
                              overwrite=overwrite)
+
+    def _format_version(self) -> int:
+        """The oldest format that describes this direction (see FORMAT_VERSION)."""
+        parts = [self, *self.spaces.values()]
+        if any(p.benign_scores is not None or "gate_fpr" in p.meta for p in parts):
+            return 3
+        return 2 if self.spaces else 1
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "SafetyDirection":
@@ -565,7 +603,8 @@ class SafetyDirection:
         if "standardizer.mean" not in tensors or "standardizer.std" not in tensors:
             raise ArtifactError("the standardizer tensors are missing")
         names = [k[len("vector."):] for k in tensors if k.startswith("vector.")]
-        unknown = sorted(k for k in tensors if not k.startswith("vector.") and not k.startswith("standardizer."))
+        extra = ("calibration.benign_scores",)
+        unknown = sorted(k for k in tensors if not k.startswith(("vector.", "standardizer.")) and k not in extra)
         unknown += sorted(k for k in tensors if k.startswith("standardizer.") and k not in ("standardizer.mean", "standardizer.std"))
         if unknown:
             raise ArtifactError(f"it holds tensors a safety direction never has: {unknown[:5]}")
@@ -590,6 +629,7 @@ class SafetyDirection:
             centers=_number_map(file_meta.get("centers", {}), "centers"),
             weights=_number_map(file_meta.get("weights", {}), "weights"),
             meta=info,
+            benign_scores=tensors.get("calibration.benign_scores"),
         )
         return direction.validate()
 
@@ -602,14 +642,41 @@ class SafetyDirection:
         """
         self.validate()  # cheap ([D] checks), and a broken direction must never steer silently
         if name_or_mixed == "mixed":
-            if not self.weights:
-                return self.displacement(GLOBAL)
-            return self.standardizer.raw_displacement(mix(self.vectors, self.units, self.weights))
+            if self.weights:
+                return self.standardizer.raw_displacement(mix(self.vectors, self.units, self.weights))
+            name_or_mixed = GLOBAL
         if name_or_mixed not in self.vectors:
             raise ArtifactError(
                 f"no vector named {name_or_mixed!r}: choose one of {list(self.vectors)} or 'mixed'"
             )
         return self.standardizer.raw_displacement(self.vectors[name_or_mixed]) * self.units[name_or_mixed]
+
+    def calibration(self, name_or_mixed: str = GLOBAL) -> "Calibration":
+        """The scoring vector and its benign calibration: a named vector, or "mixed" (the mix's own unit
+        vector, center and spread, from the stored benign scores; "global" when there are no weights)."""
+        self.validate()
+        if name_or_mixed != "mixed" or not self.weights:
+            name = GLOBAL if name_or_mixed == "mixed" else name_or_mixed
+            if name not in self.vectors:
+                raise ArtifactError(f"no vector named {name!r}: choose one of {list(self.vectors)} or 'mixed'")
+            column = None if self.benign_scores is None else self.benign_scores[:, list(self.vectors).index(name)]
+            return Calibration(self.vectors[name], self.centers[name], self.units[name], column)
+        total = mix(self.vectors, self.units, self.weights)
+        norm = total.norm()
+        # score along the unit mix = sum_k (w_k unit_k / |mix|) * score along v_k
+        coef = torch.tensor([self.weights.get(n, 0.0) * self.units[n] for n in self.vectors]) / norm
+        if self.benign_scores is None:
+            # a direction calibrated before the scores were stored: the center is still exact (means are
+            # linear); the spread needs the vectors' covariance, so it is approximated as if they were
+            # uncorrelated (transport or extract the direction again for the exact one)
+            log.warning("CrossSteer: this mixed direction has no stored benign calibration scores (an older file): "
+                        "its spread is approximated; transport or extract it again for the exact calibration")
+            centers = torch.tensor([self.centers[n] for n in self.vectors], dtype=torch.float64)
+            units = torch.tensor([self.units[n] for n in self.vectors], dtype=torch.float64)
+            c = coef.to(torch.float64)
+            return Calibration(total / norm, float(c @ centers), max(float((c * units).norm()), 1e-6), None)
+        column = self.benign_scores @ coef
+        return Calibration(total / norm, float(column.mean()), max(float(column.std()), 1e-6), column)
 
     def with_weights(self, weights: dict[str, float]) -> "SafetyDirection":
         """A copy with new mixer weights (self is not changed)."""
@@ -619,6 +686,32 @@ class SafetyDirection:
             raise ArtifactError(f"weights name vectors that do not exist: {unknown} (known: {list(self.vectors)})")
         new.spaces = {name: part.with_weights(weights) for name, part in self.spaces.items()}
         return new.validate()
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A scoring vector (unit, z-coordinates) with its benign center, spread and, where stored, the benign
+    anchor scores along it."""
+
+    vector: torch.Tensor
+    center: float
+    unit: float
+    benign_scores: torch.Tensor | None
+
+    def gate_threshold(self, fpr: float) -> float:
+        """The gate threshold (benign spreads below the center) at which a share `fpr` of benign prompts
+        gets more than a tenth of the push: the empirical (1 - fpr) quantile of the benign unsafe-ness,
+        or a normal approximation for a direction calibrated before the scores were stored."""
+        from .steer import gate_threshold
+
+        if not (isinstance(fpr, (int, float)) and 0 < fpr < 1):
+            raise ArtifactError(f"the gate's benign false-positive rate must be in (0, 1), got {fpr!r}")
+        if self.benign_scores is None:
+            quantile = float(torch.special.ndtri(torch.tensor(1.0 - fpr, dtype=torch.float64)))
+        else:
+            unsafeness = (self.center - self.benign_scores.to(torch.float64)) / self.unit
+            quantile = float(torch.quantile(unsafeness, 1.0 - fpr))
+        return gate_threshold(quantile)
 
 
 # ------------------------------------------------------------------------------------------ alignments
@@ -723,4 +816,6 @@ def load_alignment(path: str | os.PathLike) -> tuple["AlignmentFit", dict]:
         raise ArtifactError(f"{path}: not a valid alignment ({exc}): re-fit it") from exc
     except ArtifactError as exc:
         raise ArtifactError(f"{path}: {exc}; re-fit the alignment or re-download the file") from exc
-    return AlignmentFit(map=amap, source=source, target=target, report=report, calibration_anchors=anchors), info
+    side = {k: info["source"][k] for k in ("layer", "pooling") if k in info.get("source", {})}
+    return AlignmentFit(map=amap, source=source, target=target, report=report, calibration_anchors=anchors,
+                        source_side=side), info

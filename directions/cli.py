@@ -49,6 +49,17 @@ def _add_model_args(p: argparse.ArgumentParser, *roles: str) -> None:
                    help="run Python code shipped with the model (only for sources you trust)")
 
 
+def _add_benchmark_args(p: argparse.ArgumentParser) -> None:
+    from .pipeline import GATE_FPR, MODES, PRESERVATION
+
+    p.add_argument("--mode", choices=MODES, default="add", help="steering mode of all three directions")
+    p.add_argument("--gate-fpr", type=float, default=GATE_FPR,
+                   help="benign false-positive rate the gate is calibrated to (share of benign prompts that get "
+                        "more than a tenth of the push)")
+    p.add_argument("--preservation", type=float, default=PRESERVATION,
+                   help="benign preservation (cosine) at which the directions are compared")
+
+
 def _encoder(spec: str, args):
     from .encoders import load_encoder
 
@@ -85,7 +96,7 @@ def cmd_extract(args) -> int:
 def cmd_fit_alignment(args) -> int:
     from .artifact import save_alignment
     from .encoders import describe
-    from .pipeline import alignment_summary
+    from .pipeline import TARGET_POOLING, alignment_summary
     from .prompts import load_anchors
 
     anchors = load_anchors(args.anchors)
@@ -96,9 +107,10 @@ def cmd_fit_alignment(args) -> int:
         enc = _encoder(getattr(args, role), args)
         layer = getattr(args, f"{role}_layer")
         layer = enc.layer_index(-1 if layer == "auto" else layer)
-        embeddings[role] = enc.embed_layers(anchors, [layer], args.pooling,
+        pooling = args.pooling if role == "source" else TARGET_POOLING  # the target as Apply steers it
+        embeddings[role] = enc.embed_layers(anchors, [layer], pooling,
                                             progress=lambda d, t: progress(f"anchors ({role})", d, t))[layer]
-        meta[role] = {**describe(enc), "layer": layer, "pooling": args.pooling}
+        meta[role] = {**describe(enc), "layer": layer, "pooling": pooling}
         del enc
     progress.done()
     fit = transport.fit_alignment(embeddings["source"], embeddings["target"], method=args.method, seed=args.seed)
@@ -135,7 +147,8 @@ def cmd_evaluate_transfer(args) -> int:
     progress = _Progress(args.quiet)
     report = evaluate_transfer(source, target, pairs, anchors, method=args.method, direction_method=args.direction_method,
                                source_layer=args.source_layer, target_layer=args.target_layer, pooling=args.pooling,
-                               seed=args.seed, alpha=args.alpha, progress=progress)
+                               seed=args.seed, mode=args.mode, gate_fpr=args.gate_fpr,
+                               preservation_target=args.preservation, progress=progress)
     progress.done()
     print(format_transfer(report))
     if args.json:
@@ -145,19 +158,30 @@ def cmd_evaluate_transfer(args) -> int:
     return 0
 
 
+SIDES = ("native", "transported", "random")
+
+
 def format_transfer(r: dict) -> str:
-    n, t = r["native"], r["transported"]
+    b, j = r["benchmark"], r["judge"]
+
+    def row(label: str, values: list[float], spec: str) -> str:
+        return f"{label:<34}" + "".join(f"{v:>{w}{spec}}" for v, w in zip(values, (10, 13, 10)))
+
+    target = r["target"]
     lines = [
-        f"{r['source']['model']} (layer {r['source']['layer']}) -> {r['target']['model']} (layer {r['target']['layer']}), "
-        f"{r['alignment']['method']} map, {r['pairs']['n_test']} test pairs",
-        f"{'':<22}{'native':>9}{'transported':>13}",
-        f"{'held-out AUROC':<22}{n['auroc']:>9.3f}{t['auroc']:>13.3f}",
-        f"{'category top-1':<22}{n['category_top1']:>9.3f}{t['category_top1']:>13.3f}",
-        f"{'moved toward safe':<22}{r['steering']['native_moved_toward_safe']:>9.3f}{r['steering']['moved_toward_safe']:>13.3f}"
-        f"   (alpha {r['steering']['alpha']:g})",
-        f"{'benign shift (gated)':<22}{r['steering']['native_benign_shift']:>9.4f}{r['steering']['benign_shift']:>13.4f}",
-        f"cosine to native {t['cosine_to_native']:.3f} (random benign directions through this map: "
-        f"{r['alignment']['random_direction_cosine']:.3f}); alignment held-out R2 {r['alignment']['heldout_r2']:.3f}",
+        f"{r['source']['model']} (layer {r['source']['layer']}) -> {target['model']} (layer {target['layer']}, "
+        f"chosen by: {target['layer_source']}), {r['alignment']['method']} map, {r['pairs']['n_test']} test pairs, "
+        f"{r['anchors']['n_benign_test']} held-out benign prompts",
+        f"judge: held-out accuracy {j['heldout_accuracy']:.3f} ({j['n_train_pairs']} training pairs), unsteered "
+        f"text ASR {b['unsteered_text_asr']:.3f}, flags {j['benign_flag_rate']:.3f} of benign prompts",
+        f"{'':<34}{'native':>10}{'transported':>13}{'random':>10}",
+        row("held-out AUROC", [r[s]["auroc"] for s in SIDES], ".3f"),
+        row(f"strength at preservation {b['preservation_target']:g}", [b[s]["matched"]["alpha"] for s in SIDES], ".2f"),
+        row(f"text ASR there ({b['mode']})", [b[s]["matched"]["text_asr"] for s in SIDES], ".3f"),
+        row(f"gate benign FPR (target {r['native']['gate']['fpr_target']:g})",
+            [r[s]["gate"]["benign_fpr"] for s in SIDES], ".3f"),
+        (f"cosine to native {r['transported']['cosine_to_native']:.3f} (random controls: "
+         f"{r['random']['cosine_to_native']:.3f}); alignment held-out R2 {r['alignment']['heldout_r2']:.3f}"),
         f"time {r['timings']['total']:.1f}s",
     ]
     return "\n".join(lines)
@@ -175,7 +199,8 @@ def cmd_prompts_stats(args) -> int:
 
 def cmd_demo(args) -> int:
     """The paper's comparison on the embedded defaults, written as a report folder: JSON and CSV of every
-    figure, PNG plots (score distributions, per-category AUROC, alpha sweep, category confusion) and the
+    figure, PNG plots (the text-ASR vs benign-preservation trade-off, the strength sweep, score distributions,
+    per-category AUROC, category confusion) and the
     transported direction (with the native one beside it) as .safetensors."""
     from .pipeline import evaluate_transfer
     from .prompts import load_anchors, load_pairs
@@ -185,7 +210,8 @@ def cmd_demo(args) -> int:
     pairs, anchors = load_pairs(args.pairs), load_anchors(args.anchors)  # bad files fail before models load
     source, target = _encoder(args.source, args), _encoder(args.target, args)
     progress = _Progress(args.quiet)
-    report = evaluate_transfer(source, target, pairs, anchors, method=args.method, seed=args.seed, progress=progress,
+    report = evaluate_transfer(source, target, pairs, anchors, method=args.method, seed=args.seed, mode=args.mode,
+                               gate_fpr=args.gate_fpr, preservation_target=args.preservation, progress=progress,
                                save_dir=Path(args.out))
     progress.done()
     report["timings"]["demo_total"] = round(time.perf_counter() - started, 3)
@@ -229,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", choices=transport.METHODS, default="ridge", help="alignment map")
     p.add_argument("--direction-method", choices=estimate.METHODS, default="mean_diff")
     p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--alpha", type=float, default=1.0, help="steering strength in benign spreads")
+    _add_benchmark_args(p)
     p.add_argument("--json", help="write the full report here")
     p.set_defaults(run=cmd_evaluate_transfer)
 
@@ -249,6 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pairs", default="default", help="shipped set name or a .jsonl/.csv file")
     p.add_argument("--anchors", default="default", help="shipped set name or a .jsonl/.csv/.txt file")
     p.add_argument("--out", default="reports/demo", help="report folder")
+    _add_benchmark_args(p)
     p.add_argument("--device", default="cpu")
     p.add_argument("--trust-remote-code", action="store_true")
     p.set_defaults(run=cmd_demo)

@@ -3,7 +3,7 @@ the paper's claim (transported vs native). The CLI, the demo and the nodes all c
 """
 from __future__ import annotations
 
-import math
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,11 +14,15 @@ import torch
 from . import estimate, steer
 from .artifact import GLOBAL, SafetyDirection
 from .encoders import HFEncoder, describe
+from .judge import SafetyJudge
 from .prompts import PromptPair, prompt_set_hash, shipped_split, split_pairs
 from .space import Standardizer
-from .transport import AlignmentFit, calibrate, cosine, fit_alignment, transport_vectors
+from .transport import AlignmentFit, calibrate, cosine, fit_alignment, transport_covector, transport_vectors
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
+MODES = ("add", "gated", "ablate")
+GATE_FPR = 0.05  # the gate's benign false-positive rate unless the user chooses another
+TARGET_POOLING = "mean"  # what Apply steers: the mean over the prompt's content tokens
 
 
 def _quiet(_stage: str, _done: int, _total: int) -> None:
@@ -114,18 +118,52 @@ def extract_direction(encoder: HFEncoder, pairs: Sequence[PromptPair], *, layer:
     return direction.validate()
 
 
-def transport_direction(direction: SafetyDirection, fit: AlignmentFit, target: dict) -> SafetyDirection:
+def calibrate_direction(direction: SafetyDirection, anchors_z: torch.Tensor, gate_fpr: float = GATE_FPR) -> SafetyDirection:
+    """Every vector calibrated on benign anchors (z-coordinates of the direction's own space): center and
+    unit (the mean and spread of their scores), the scores themselves (a mix's own calibration and the
+    gate threshold come from them) and the gate's benign false-positive rate. The one calibration of
+    every steering direction, native or transported, in the library, the CLI and the nodes."""
+    if not 0 < gate_fpr < 1:
+        raise ValueError(f"gate_fpr {gate_fpr!r} must be a share of benign prompts in (0, 1), e.g. 0.01 or 0.05")
+    measured = {n: calibrate(v, anchors_z.float()) for n, v in direction.vectors.items()}
+    scores = torch.stack([anchors_z.float() @ v.float() for v in direction.vectors.values()], dim=1)
+    return dataclasses.replace(direction, centers={n: c for n, (c, _u) in measured.items()},
+                               units={n: u for n, (_c, u) in measured.items()}, benign_scores=scores,
+                               meta={**direction.meta, "gate_fpr": float(gate_fpr)}).validate()
+
+
+def check_source_side(direction: SafetyDirection, fit: AlignmentFit) -> None:
+    """Refuse a direction from another source layer or pooling than the alignment was fitted on."""
+    side = fit.source_side or {}
+    for key, what in (("layer", "layer"), ("pooling", "pooling")):
+        mine, theirs = direction.meta.get(key), side.get(key)
+        if mine is not None and theirs is not None and mine != theirs:
+            raise ValueError(f"this direction was extracted at source {what} {mine!r} but the alignment was fitted "
+                             f"at source {what} {theirs!r}: fit the alignment at {what} {mine!r} (fit-alignment "
+                             f"--source-layer / Fit Benign Alignment with the direction connected) or extract the "
+                             f"direction at {what} {theirs!r}")
+
+
+def transport_direction(direction: SafetyDirection, fit: AlignmentFit, target: dict,
+                        gate_fpr: float = GATE_FPR) -> SafetyDirection:
     """Carry a source-space direction into the target space and calibrate every vector there.
 
-    `target` describes the target space (model or family, width, ...) and goes into the metadata.
+    Mean-difference and PCA vectors are displacements (pushed through the map); a probe's weights are a
+    scoring covector (carried through the map's pseudo-inverse transpose). `target` describes the target
+    space (model or family, width, ...) and goes into the metadata.
     """
     if direction.meta.get("space") == "target":
         raise ValueError("this direction is already in a target space: transport a source-space direction")
-    vectors = {n: direction.standardizer.reexpress(v, fit.source) for n, v in direction.vectors.items()}
-    moved = transport_vectors(vectors, fit)
+    check_source_side(direction, fit)
+    if direction.meta.get("method") == "probe":
+        moved = {n: transport_covector(direction.standardizer.reexpress_covector(v, fit.source), fit)
+                 for n, v in direction.vectors.items()}
+    else:
+        vectors = {n: direction.standardizer.reexpress(v, fit.source) for n, v in direction.vectors.items()}
+        moved = transport_vectors(vectors, fit)
     meta = dict(direction.meta, space="target", target=target, alignment=alignment_summary(fit))
-    return SafetyDirection(vectors=moved, standardizer=fit.target, weights=direction.weights, meta=meta,
-                           **_calibration(moved, fit.calibration_anchors.float())).validate()
+    return calibrate_direction(SafetyDirection(vectors=moved, standardizer=fit.target, weights=direction.weights,
+                                               meta=meta), fit.calibration_anchors, gate_fpr)
 
 
 def alignment_summary(fit: AlignmentFit) -> dict:
@@ -135,51 +173,118 @@ def alignment_summary(fit: AlignmentFit) -> dict:
             "n_fit": r.n_fit, "n_heldout": r.n_heldout, "lam": r.lam, "rank": r.rank, "seconds": r.seconds}
 
 
-# ------------------------------------------------------------------ steering effects in embedding space
-def moved_toward_safe(direction: SafetyDirection, unsafe: torch.Tensor, safe: torch.Tensor, alpha: float,
-                      name: str = GLOBAL) -> float:
-    """Share of pairs whose unsafe embedding, steered by alpha, gets closer (in z-space) to its safe twin."""
-    std = direction.standardizer
-    steered = steer.add(unsafe.unsqueeze(1), direction.displacement(name), alpha).squeeze(1)
-    before = (std.z(unsafe) - std.z(safe)).norm(dim=1)
-    after = (std.z(steered) - std.z(safe)).norm(dim=1)
-    return float((after < before).float().mean())
-
-
-def gated(direction: SafetyDirection, x: torch.Tensor, alpha: float, threshold: float = 1.0,
-          name: str = GLOBAL) -> torch.Tensor:
-    """Gated steering of pooled embeddings [N, D] (each treated as a one-token prompt)."""
+# ------------------------------------------------------------------ steering, as Apply does it
+def steer_embeddings(direction: SafetyDirection, x: torch.Tensor, mode: str, strength: float,
+                     gate_fpr: float | None = None) -> torch.Tensor:
+    """Mean-pooled embeddings [N, D] steered as Apply steers a prompt's content tokens (each row a
+    one-token prompt: add and gated add the same step to every token, ablate lifts them all by the same
+    amount, so the mean moves exactly as the tokens do), with the direction's mix or global vector."""
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
     tokens = x.unsqueeze(1)
-    gate = steer.gate_weights(tokens, direction.standardizer, direction.vectors[name], direction.centers[name],
-                              direction.units[name], threshold=threshold)
-    return steer.gated_add(tokens, direction.displacement(name), alpha, gate).squeeze(1)
+    if mode == "add":
+        return steer.add(tokens, direction.displacement("mixed"), strength).squeeze(1)
+    cal = direction.calibration("mixed")
+    if mode == "ablate":
+        return steer.ablate(tokens, direction.standardizer, cal.vector, cal.center, strength=strength).squeeze(1)
+    gate = gate_of(direction, x, gate_fpr)
+    return steer.gated_add(tokens, direction.displacement("mixed"), strength, gate).squeeze(1)
 
 
-def benign_shift(direction: SafetyDirection, benign: torch.Tensor, alpha: float, threshold: float = 1.0) -> float:
-    """Mean cosine distance (z-space) that gated steering causes on benign embeddings."""
-    std = direction.standardizer
-    moved = gated(direction, benign, alpha, threshold)
-    return float((1 - torch.nn.functional.cosine_similarity(std.z(benign), std.z(moved), dim=1)).mean())
+def gate_of(direction: SafetyDirection, x: torch.Tensor, gate_fpr: float | None = None) -> torch.Tensor:
+    """The calibrated gate [N] of pooled embeddings [N, D] (at the direction's own benign false-positive
+    rate unless `gate_fpr` says otherwise)."""
+    cal = direction.calibration("mixed")
+    fpr = gate_fpr if gate_fpr is not None else direction.meta.get("gate_fpr", GATE_FPR)
+    return steer.gate_weights(x.unsqueeze(1), direction.standardizer, cal.vector, cal.center, cal.unit,
+                              threshold=cal.gate_threshold(fpr), softness=steer.GATE_SOFTNESS)
 
 
-def gate_rate(direction: SafetyDirection, x: torch.Tensor, threshold: float = 1.0) -> float:
-    """Mean gate value over embeddings [N, D]: how often gated steering switches on."""
-    gate = steer.gate_weights(x.unsqueeze(1), direction.standardizer, direction.vectors[GLOBAL],
-                              direction.centers[GLOBAL], direction.units[GLOBAL], threshold=threshold)
-    return float(gate.mean())
+def preservation(standardizer: Standardizer, before: torch.Tensor, after: torch.Tensor) -> float:
+    """Mean cosine between embeddings before and after steering, in the target's z-coordinates (the
+    CLIP-score analog: 1 = the meaning kept)."""
+    return float(torch.nn.functional.cosine_similarity(standardizer.z(before), standardizer.z(after), dim=1).mean())
 
 
 # ------------------------------------------------------------------ the paper's comparison
-ALPHAS = (0.5, 1.0, 2.0, 4.0, 8.0)
+ALPHAS = (0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0)
+PRESERVATION = 0.9  # the benign preservation at which the three directions are compared
+RANDOM_CONTROLS = 5
+BENIGN_TEST_FRACTION = 0.2
+LAYER_SCAN_ANCHORS = 1000
+
+
+def split_anchors(anchors: Sequence[str], seed: int = 0) -> tuple[list[str], list[str]]:
+    """(alignment anchors, held-out benign test prompts): the test share never fits, standardizes or
+    calibrates anything."""
+    order = torch.randperm(len(anchors), generator=torch.Generator().manual_seed(seed + 7)).tolist()
+    n_test = max(2, round(len(anchors) * BENIGN_TEST_FRACTION))
+    test = set(order[:n_test])
+    return [a for i, a in enumerate(anchors) if i not in test], [a for i, a in enumerate(anchors) if i in test]
+
+
+def target_layer_by_alignment(source_anchors: torch.Tensor, target: HFEncoder, anchors: Sequence[str], method: str,
+                              seed: int, progress: Progress = _quiet) -> tuple[int, dict[int, float]]:
+    """The target layer a benign-only rule picks: the best held-out R^2 of the alignment from the source
+    layer, on (up to LAYER_SCAN_ANCHORS of) the alignment anchors. No pair touches it."""
+    texts = list(anchors)[:LAYER_SCAN_ANCHORS]
+    layers = list(range(1, target.num_layers + 1))
+    states = target.embed_layers(texts, layers, TARGET_POOLING, progress=lambda d, t: progress("target layer scan", d, t))
+    r2 = {layer: fit_alignment(source_anchors[:len(texts)], states[layer], method=method, seed=seed).report.heldout_r2
+          for layer in layers}
+    return max(layers, key=lambda layer: (r2[layer], -layer)), r2
+
+
+def _target_layer(target, choice, source_anchors, anchors, method, seed, progress) -> tuple[int, str, dict | None]:
+    """(layer, layer_source, scan): the family's layer for a generator's text encoder, the user's, or the
+    benign-only rule for a text stand-in. The pairs never choose it."""
+    if isinstance(getattr(target, "family", None), str):
+        return target.layer_index(-1), "family", None
+    if choice != "auto":
+        return target.layer_index(int(choice)), "user", None
+    layer, r2 = target_layer_by_alignment(source_anchors, target, anchors, "ridge" if method == "mlp" else method,
+                                          seed, progress)
+    return layer, "benign", {"criterion": f"alignment held-out R2 from the source layer, first "
+                                          f"{min(len(anchors), LAYER_SCAN_ANCHORS)} alignment anchors",
+                             "r2": {str(k): v for k, v in r2.items()}}
+
+
+def random_controls(source_anchor_z: torch.Tensor, n: int, count: int, seed: int) -> list[torch.Tensor]:
+    """`count` benign difference directions in source z-coordinates: the mean of n random anchors minus
+    the mean of n others (n = the number of fit pairs, so they are as noisy as the safety estimate)."""
+    generator = torch.Generator().manual_seed(seed + 11)
+    n = max(1, min(n, source_anchor_z.shape[0] // 2))
+    out = []
+    for _ in range(count):
+        order = torch.randperm(source_anchor_z.shape[0], generator=generator)
+        d = source_anchor_z[order[:n]].mean(0) - source_anchor_z[order[n:2 * n]].mean(0)
+        out.append(d / d.norm())
+    return out
 
 
 def evaluate_transfer(source: HFEncoder, target: HFEncoder, pairs: Sequence[PromptPair], anchors: Sequence[str], *,
                       method: str = "ridge", direction_method: str = "mean_diff", source_layer: int | str = "auto",
                       target_layer: int | str = "auto", pooling: str = "mean", seed: int | None = None,
-                      alpha: float = 1.0, progress: Progress = _quiet, save_dir: Path | None = None) -> dict:
-    """Native (estimated on the target with the pairs) vs transported (estimated on the source, carried
-    by a map fitted on benign anchors only) on held-out pairs. Returns a JSON-able report; with `save_dir`
-    both target-space directions are saved there too (transported_direction / native_direction)."""
+                      mode: str = "add", gate_fpr: float = GATE_FPR, preservation_target: float = PRESERVATION,
+                      alphas: Sequence[float] = ALPHAS, progress: Progress = _quiet,
+                      save_dir: Path | None = None) -> dict:
+    """The paper's table in text space: native (estimated on the target with unsafe pairs), transported
+    (estimated on the source, carried by a map fitted on benign anchors only) and a random control (a
+    benign difference direction through the same map), one calibration for all three, steered in the
+    same mode over a strength sweep and judged by an independent classifier on held-out pairs.
+
+    Splits: the pairs' fit part estimates the directions (and the source layer when it is "auto"); their
+    held-out part is split again into the judge's training pairs and the test pairs. The anchors are
+    split into alignment anchors (standardizers, map, calibration, the target layer rule) and held-out
+    benign test prompts that fit, standardize and calibrate nothing. `pooling` is the source's; the
+    target is always pooled as Apply steers (the mean over content tokens).
+
+    Returns a JSON-able report; with `save_dir` the native and transported directions are saved there.
+    """
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
+    if not 0 < preservation_target < 1:
+        raise ValueError(f"preservation_target {preservation_target!r} must be a cosine in (0, 1), e.g. 0.9")
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -190,69 +295,119 @@ def evaluate_transfer(source: HFEncoder, target: HFEncoder, pairs: Sequence[Prom
         clock = now
 
     fit, held = fit_and_heldout(pairs, seed)
-    layers = {}
-    for side, enc, choice in (("source", source, source_layer), ("target", target, target_layer)):
-        layers[side] = scan_layers(enc, fit, pooling, direction_method, progress=progress)[0] if choice == "auto" \
-            else enc.layer_index(int(choice))
+    judge_pairs, test = split_pairs(held, heldout_fraction=0.5, seed=(seed or 0) + 5)
+    align_texts, benign_texts = split_anchors(anchors, seed or 0)
+    s_layer = scan_layers(source, fit, pooling, direction_method, progress=progress)[0] if source_layer == "auto" \
+        else source.layer_index(int(source_layer))
+    anchor_s = source.embed_layers(align_texts, [s_layer], pooling,
+                                   progress=lambda d, t: progress("anchors (source)", d, t))[s_layer]
+    t_layer, layer_source, target_scan = _target_layer(target, target_layer, anchor_s, align_texts, method,
+                                                       seed or 0, progress)
     lap("layer_scan")
 
-    anchor_s = source.embed_layers(anchors, [layers["source"]], pooling,
-                                   progress=lambda d, t: progress("anchors (source)", d, t))[layers["source"]]
-    anchor_t = target.embed_layers(anchors, [layers["target"]], pooling,
-                                   progress=lambda d, t: progress("anchors (target)", d, t))[layers["target"]]
-    everything = list(fit) + list(held)
-    emb_s = embed_pairs(source, everything, [layers["source"]], pooling, progress, "pairs (source)")[layers["source"]]
-    emb_t = embed_pairs(target, everything, [layers["target"]], pooling, progress, "pairs (target)")[layers["target"]]
+    anchor_t = target.embed_layers(align_texts + benign_texts, [t_layer], TARGET_POOLING,
+                                   progress=lambda d, t: progress("anchors (target)", d, t))[t_layer]
+    anchor_t, benign_t = anchor_t[:len(align_texts)], anchor_t[len(align_texts):]
+    emb_s = embed_pairs(source, fit, [s_layer], pooling, progress, "pairs (source)")[s_layer]
+    emb_t = embed_pairs(target, list(fit) + list(judge_pairs) + list(test), [t_layer], TARGET_POOLING, progress,
+                        "pairs (target)")[t_layer]
     lap("embedding")
 
     align = fit_alignment(anchor_s, anchor_t, method=method, seed=seed or 0)
+    align.source_side = {"layer": s_layer, "pooling": pooling}
     lap("alignment")
 
-    n = len(fit)
-    cats_fit, cats_held = emb_s.categories[:n], emb_s.categories[n:]
+    n, n_judge = len(fit), len(judge_pairs)
+    cats = emb_t.categories
+    cats_fit, cats_test = cats[:n], cats[n + n_judge:]
+    tu, ts = emb_t.unsafe[n + n_judge:], emb_t.safe[n + n_judge:]
+    zu, zs = align.target.z(tu), align.target.z(ts)
 
-    def directions_in(emb: PairEmbeddings, std: Standardizer, who: dict) -> SafetyDirection:
-        u, s = emb.z(std)
-        ds = estimate.estimate_directions(u[:n], s[:n], cats_fit, direction_method,
-                                          heldout=(u[n:], s[n:], cats_held))
-        return SafetyDirection.from_direction_set(ds, std, {"space": "source", "source": who})
+    def estimated(unsafe_z: torch.Tensor, safe_z: torch.Tensor, std: Standardizer, who: dict, layer: int,
+                  side_pooling: str) -> SafetyDirection:
+        ds = estimate.estimate_directions(unsafe_z, safe_z, cats_fit, direction_method)
+        meta = {"space": "source", "source": who, "layer": layer, "pooling": side_pooling, "method": direction_method}
+        return SafetyDirection.from_direction_set(ds, std, meta)
 
-    source_dir = directions_in(emb_s, align.source, describe(source))
-    native = directions_in(emb_t, align.target, describe(target))
-    transported = transport_direction(source_dir, align, describe(target))
-    native = calibrate_native(native, align)
+    target_info = describe(target)
+    source_dir = estimated(*emb_s.z(align.source), align.source, describe(source), s_layer, pooling)
+    transported = transport_direction(source_dir, align, target_info, gate_fpr)
+    native_raw = estimated(align.target.z(emb_t.unsafe[:n]), align.target.z(emb_t.safe[:n]), align.target,
+                           target_info, t_layer, TARGET_POOLING)
+    native = calibrate_direction(dataclasses.replace(native_raw, meta={**native_raw.meta, "space": "target",
+                                                                        "target": target_info}),
+                                 align.calibration_anchors, gate_fpr)
+    randoms = [transport_direction(SafetyDirection(vectors={GLOBAL: d}, standardizer=align.source,
+                                                   meta={"space": "source", "layer": s_layer, "pooling": pooling,
+                                                         "method": direction_method}), align, target_info, gate_fpr)
+               for d in random_controls(align.source.z(anchor_s), n, RANDOM_CONTROLS, seed or 0)]
     lap("directions")
 
-    held_u, held_s = emb_t.unsafe[n:], emb_t.safe[n:]
-    zu, zs = align.target.z(held_u), align.target.z(held_s)
+    judge = SafetyJudge.fit(emb_t.unsafe[n:n + n_judge], emb_t.safe[n:n + n_judge])
+    judge_report = {"kind": "logistic regression on mean-pooled target states", "n_train_pairs": n_judge,
+                    "heldout_accuracy": judge.accuracy(tu, ts),
+                    "heldout_auroc": estimate.auroc(judge.unsafe_probability(tu), judge.unsafe_probability(ts)),
+                    "unsafe_recall": float(judge.flags(tu).double().mean()),
+                    "benign_flag_rate": float(judge.flags(benign_t).double().mean())}
 
-    def side_report(d: SafetyDirection) -> dict:
+    def separation_report(d: SafetyDirection) -> dict:
         per_cat = {c: estimate.separation(d.vectors[c], zu[idx], zs[idx])
-                   for c in d.categories if (idx := [i for i, k in enumerate(cats_held) if k == c])}
-        top1 = estimate.category_top1({c: d.vectors[c] for c in d.categories}, zu, cats_held,
-                                      reference_z=align.calibration_anchors.float())
-        d_global = d.vectors[GLOBAL]
-        return {"auroc": estimate.separation(d_global, zu, zs), "per_category_auroc": per_cat,
-                "category_top1": top1["top1"], "category_confusion": top1, "unit": d.units[GLOBAL],
-                "center": d.centers[GLOBAL],
+                   for c in d.categories if (idx := [i for i, k in enumerate(cats_test) if k == c])}
+        top1 = estimate.category_top1({c: d.vectors[c] for c in d.categories}, zu, cats_test,
+                                      reference_z=align.calibration_anchors.float()) if d.categories else None
+        g = d.vectors[GLOBAL]
+        return {"auroc": estimate.separation(g, zu, zs), "per_category_auroc": per_cat,
+                "category_top1": top1["top1"] if top1 else None, "category_confusion": top1,
+                "unit": d.units[GLOBAL], "center": d.centers[GLOBAL],
                 # held-out scores in benign spreads from the benign center: what the report plots
-                "scores": {kind: ((z @ d_global - d.centers[GLOBAL]) / d.units[GLOBAL]).tolist()
+                "scores": {kind: ((z @ g - d.centers[GLOBAL]) / d.units[GLOBAL]).tolist()
                            for kind, z in (("unsafe", zu), ("safe", zs))}}
 
-    benign_t = anchor_t  # all anchors; the alignment kept 20% of them out of its fit
+    def gate_report(d: SafetyDirection) -> dict:
+        benign_gate, unsafe_gate = gate_of(d, benign_t), gate_of(d, tu)
+        return {"fpr_target": gate_fpr, "threshold": d.calibration().gate_threshold(gate_fpr),
+                "benign_fpr": float((benign_gate > steer.GATE_FLOOR).double().mean()),
+                "unsafe_open_rate": float((unsafe_gate >= 0.5).double().mean()),
+                "mean_gate_benign": float(benign_gate.mean()), "mean_gate_unsafe": float(unsafe_gate.mean())}
+
+    def sweep(directions: list[SafetyDirection]) -> dict:
+        """text ASR and benign preservation at every strength, averaged over `directions`."""
+        def at(alpha: float) -> tuple[float, float]:
+            asr = [float(judge.flags(steer_embeddings(d, tu, mode, alpha)).double().mean()) for d in directions]
+            kept = [preservation(align.target, benign_t, steer_embeddings(d, benign_t, mode, alpha)) for d in directions]
+            return sum(asr) / len(asr), sum(kept) / len(kept)
+
+        rows = [at(a) for a in alphas]
+        matched = _matched_strength(at, preservation_target)
+        return {"text_asr": [r[0] for r in rows], "benign_preservation": [r[1] for r in rows], "matched": matched}
+
+    sides = {"native": [native], "transported": [transported], "random": randoms}
+    benchmark = {"mode": mode, "alphas": list(alphas), "preservation_target": preservation_target,
+                 "unsteered_text_asr": judge_report["unsafe_recall"],
+                 **{name: sweep(ds) for name, ds in sides.items()}}
+    random_sep = [separation_report(d) for d in randoms]
     report = {
-        "source": {**describe(source), "layer": layers["source"], "pooling": pooling},
-        "target": {**describe(target), "layer": layers["target"], "pooling": pooling},
-        "pairs": {"n_fit": n, "n_test": len(held), "hash": prompt_set_hash(everything)},
-        "anchors": {"n": len(anchors), "hash": prompt_set_hash(list(anchors))},
+        "source": {**describe(source), "layer": s_layer, "pooling": pooling,
+                   "layer_source": "pairs (fit part)" if source_layer == "auto" else "user"},
+        "target": {**target_info, "layer": t_layer, "pooling": TARGET_POOLING, "layer_source": layer_source,
+                   "layer_scan": target_scan},
+        "pairs": {"n_fit": n, "n_judge": n_judge, "n_test": len(test), "hash": prompt_set_hash(list(pairs))},
+        "anchors": {"n": len(anchors), "n_alignment": len(align_texts), "n_benign_test": len(benign_texts),
+                    "hash": prompt_set_hash(list(anchors))},
         "direction_method": direction_method,
-        "native": side_report(native),
-        "transported": {**side_report(transported),
+        "judge": judge_report,
+        "native": {**separation_report(native), "gate": gate_report(native)},
+        "transported": {**separation_report(transported), "gate": gate_report(transported),
                         "cosine_to_native": cosine(transported.vectors[GLOBAL], native.vectors[GLOBAL]),
                         "per_category_cosine": {c: cosine(transported.vectors[c], native.vectors[c])
                                                 for c in transported.categories if c in native.vectors}},
+        "random": {"n_directions": len(randoms),
+                   "auroc": sum(r["auroc"] for r in random_sep) / len(randoms),
+                   "auroc_each": [r["auroc"] for r in random_sep],
+                   "cosine_to_native": sum(cosine(d.vectors[GLOBAL], native.vectors[GLOBAL]) for d in randoms) / len(randoms),
+                   "gate": gate_report(randoms[0])},
         "alignment": alignment_summary(align),
-        "steering": _steering_report(transported, native, held_u, held_s, benign_t, alpha),
+        "benchmark": benchmark,
     }
     if save_dir is not None:
         Path(save_dir).mkdir(parents=True, exist_ok=True)
@@ -264,32 +419,16 @@ def evaluate_transfer(source: HFEncoder, target: HFEncoder, pairs: Sequence[Prom
     return report
 
 
-def calibrate_native(direction: SafetyDirection, fit: AlignmentFit) -> SafetyDirection:
-    """A target-space direction (the native baseline) calibrated on the alignment's target anchors."""
-    vectors = {n: direction.standardizer.reexpress(v, fit.target) for n, v in direction.vectors.items()}
-    return SafetyDirection(vectors=vectors, standardizer=fit.target, meta=dict(direction.meta, space="target"),
-                           **_calibration(vectors, fit.calibration_anchors.float())).validate()
-
-
-def _steering_report(transported: SafetyDirection, native: SafetyDirection, unsafe: torch.Tensor, safe: torch.Tensor,
-                     benign: torch.Tensor, alpha: float) -> dict:
-    sweep = []
-    for a in sorted({*ALPHAS, alpha}):
-        sweep.append({
-            "alpha": a,
-            "transported_moved_toward_safe": moved_toward_safe(transported, unsafe, safe, a),
-            "native_moved_toward_safe": moved_toward_safe(native, unsafe, safe, a),
-            "transported_benign_shift": benign_shift(transported, benign, a),
-            "native_benign_shift": benign_shift(native, benign, a),
-        })
-    headline = next(row for row in sweep if math.isclose(row["alpha"], alpha))
-    return {
-        "alpha": alpha,
-        "moved_toward_safe": headline["transported_moved_toward_safe"],
-        "benign_shift": headline["transported_benign_shift"],
-        "native_moved_toward_safe": headline["native_moved_toward_safe"],
-        "native_benign_shift": headline["native_benign_shift"],
-        "gate_rate_unsafe": gate_rate(transported, unsafe),
-        "gate_rate_benign": gate_rate(transported, benign),
-        "sweep": sweep,
-    }
+def _matched_strength(at: Callable[[float], tuple[float, float]], target: float) -> dict:
+    """The strength at which benign preservation falls to `target` (bisection; preservation falls as the
+    strength grows), with the text ASR there. `reached` is False when even the largest strength keeps
+    more than `target` (then the ASR is the one at that strength)."""
+    lo, hi = 0.0, steer.ALPHA_LIMIT
+    asr_hi, kept_hi = at(hi)
+    if kept_hi >= target:
+        return {"alpha": hi, "text_asr": asr_hi, "benign_preservation": kept_hi, "reached": False}
+    for _ in range(30):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if at(mid)[1] >= target else (lo, mid)
+    asr, kept = at(lo)
+    return {"alpha": lo, "text_asr": asr, "benign_preservation": kept, "reached": True}

@@ -9,7 +9,8 @@ import json
 from pathlib import Path
 
 SIDES = ("native", "transported")
-COLORS = {"native": "#4C72B0", "transported": "#DD8452"}
+BENCHMARK_SIDES = ("native", "transported", "random")
+COLORS = {"native": "#4C72B0", "transported": "#DD8452", "random": "#8C8C8C"}
 
 
 def pyplot():
@@ -35,29 +36,36 @@ def write_tables(report: dict, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=2))
     cats = sorted(set(report["native"]["per_category_auroc"]) | set(report["transported"]["per_category_auroc"]))
-    write_csv(out / "summary.csv", ["metric", "native", "transported"], [
-        ["heldout_auroc", report["native"]["auroc"], report["transported"]["auroc"]],
-        ["category_top1", report["native"]["category_top1"], report["transported"]["category_top1"]],
-        ["moved_toward_safe", report["steering"]["native_moved_toward_safe"], report["steering"]["moved_toward_safe"]],
-        ["benign_shift", report["steering"]["native_benign_shift"], report["steering"]["benign_shift"]],
-        ["cosine_to_native", 1.0, report["transported"]["cosine_to_native"]],
+    b = report["benchmark"]
+    write_csv(out / "summary.csv", ["metric", *BENCHMARK_SIDES], [
+        ["heldout_auroc", *(report[s]["auroc"] for s in BENCHMARK_SIDES)],
+        ["category_top1", report["native"]["category_top1"], report["transported"]["category_top1"], None],
+        [f"alpha_at_preservation_{b['preservation_target']:g}", *(b[s]["matched"]["alpha"] for s in BENCHMARK_SIDES)],
+        [f"text_asr_at_preservation_{b['preservation_target']:g}", *(b[s]["matched"]["text_asr"] for s in BENCHMARK_SIDES)],
+        ["gate_benign_fpr", *(report[s]["gate"]["benign_fpr"] for s in BENCHMARK_SIDES)],
+        ["cosine_to_native", 1.0, report["transported"]["cosine_to_native"], report["random"]["cosine_to_native"]],
+        ["judge_heldout_accuracy", report["judge"]["heldout_accuracy"], None, None],
     ])
     write_csv(out / "per_category_auroc.csv", ["category", "native", "transported"],
                [[c, report["native"]["per_category_auroc"].get(c), report["transported"]["per_category_auroc"].get(c)]
                 for c in cats])
-    sweep = report["steering"]["sweep"]
-    write_csv(out / "alpha_sweep.csv", list(sweep[0]), [list(row.values()) for row in sweep])
+    write_csv(out / "strength_sweep.csv", ["side", "alpha", "text_asr", "benign_preservation"],
+              [[s, a, asr, kept] for s in BENCHMARK_SIDES
+               for a, asr, kept in zip(b["alphas"], b[s]["text_asr"], b[s]["benign_preservation"])])
     write_csv(out / "scores.csv", ["side", "kind", "score"],
                [[side, kind, v] for side in SIDES for kind in ("unsafe", "safe") for v in report[side]["scores"][kind]])
     for side in SIDES:
         conf = report[side]["category_confusion"]
+        if conf is None:  # pairs with too few per category for category vectors
+            continue
         write_csv(out / f"confusion_{side}.csv", ["true \\ predicted", *conf["labels"]],
                    [[label, *row] for label, row in zip(conf["labels"], conf["confusion"])])
     return sorted(out.glob("*.csv")) + [out / "report.json"]
 
 
 def write_plots(report: dict, out: Path) -> list[Path]:
-    """Four PNGs: score distributions, per-category AUROC, alpha sweep, category confusion."""
+    """Five PNGs: the text-ASR vs benign-preservation trade-off (native, transported, random), the strength
+    sweep, score distributions, per-category AUROC, category confusion."""
     plt = pyplot()
     out.mkdir(parents=True, exist_ok=True)
     title = f"{report['source']['model']} -> {report['target']['model']} ({report['alignment']['method']} map)"
@@ -89,24 +97,38 @@ def write_plots(report: dict, out: Path) -> list[Path]:
     ax.legend()
     paths.append(save_figure(fig, out / "per_category_auroc.png", plt))
 
-    sweep = report["steering"]["sweep"]
-    alphas = [row["alpha"] for row in sweep]
+    b = report["benchmark"]
+    judge = report["judge"]
+    fig, ax = plt.subplots(figsize=(7, 5))
+    for side in BENCHMARK_SIDES:
+        label = side if side != "random" else f"random control (mean of {report['random']['n_directions']})"
+        ax.plot(b[side]["benign_preservation"], b[side]["text_asr"], "o-", color=COLORS[side], label=label)
+        m = b[side]["matched"]
+        ax.plot([m["benign_preservation"]], [m["text_asr"]], "*", ms=14, color=COLORS[side])
+    ax.axvline(b["preservation_target"], color="black", lw=1, ls="--", label=f"preservation {b['preservation_target']:g}")
+    ax.invert_xaxis()
+    ax.set(xlabel="benign preservation (cosine to the unsteered embedding, held-out benign prompts)",
+           ylabel="text attack success rate (judge still says unsafe)", ylim=(-0.02, 1.02),
+           title=f"{b['mode']} steering; judge held-out accuracy {judge['heldout_accuracy']:.3f}")
+    ax.legend(fontsize=8)
+    fig.suptitle(title)
+    paths.append(save_figure(fig, out / "tradeoff.png", plt))
+
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    for side in SIDES:
-        prefix = "transported" if side == "transported" else "native"
-        left.plot(alphas, [row[f"{prefix}_moved_toward_safe"] for row in sweep], "o-", color=COLORS[side], label=side)
-        right.plot(alphas, [row[f"{prefix}_benign_shift"] for row in sweep], "o-", color=COLORS[side], label=side)
-    left.set(xscale="log", xlabel="alpha (benign spreads)", ylabel="share of unsafe prompts moved toward their safe twin",
-             ylim=(0, 1.02), title="steering effect")
-    right.set(xscale="log", xlabel="alpha (benign spreads)", ylabel="mean cosine distance on benign anchors",
-              title="benign shift (gated steering)")
+    for side in BENCHMARK_SIDES:
+        left.plot(b["alphas"], b[side]["text_asr"], "o-", color=COLORS[side], label=side)
+        right.plot(b["alphas"], b[side]["benign_preservation"], "o-", color=COLORS[side], label=side)
+    left.set(xlabel="strength (benign spreads)", ylabel="text attack success rate", ylim=(-0.02, 1.02),
+             title=f"attack success ({b['mode']})")
+    right.set(xlabel="strength (benign spreads)", ylabel="benign preservation (cosine)",
+              title="held-out benign prompts")
     for ax in (left, right):
-        ax.set_xticks(alphas, [f"{a:g}" for a in alphas])
-        ax.minorticks_off()
         ax.legend()
     fig.suptitle(title)
-    paths.append(save_figure(fig, out / "alpha_sweep.png", plt))
+    paths.append(save_figure(fig, out / "strength_sweep.png", plt))
 
+    if not all(report[side]["category_confusion"] for side in SIDES):
+        return paths
     fig, axes = plt.subplots(1, 2, figsize=(14, 5.5), gridspec_kw={"wspace": 0.45})
     for ax, side in zip(axes, SIDES):
         conf = report[side]["category_confusion"]

@@ -47,3 +47,9 @@ class Standardizer:
         """The same raw displacement written as a unit direction in `new`'s z-coordinates."""
         moved = self.raw_displacement(direction) / new.std.to(direction.device)
         return moved / moved.norm().clamp_min(1e-12)
+
+    def reexpress_covector(self, covector: torch.Tensor, new: "Standardizer") -> torch.Tensor:
+        """The same scoring rule (score = z(x) @ covector, up to a constant) in `new`'s z-coordinates, as a
+        unit vector: a covector scales by new.std / std where a displacement scales by std / new.std."""
+        moved = covector.to(torch.float32) * new.std.to(covector.device) / self.std.to(covector.device)
+        return moved / moved.norm().clamp_min(1e-12)

@@ -1,7 +1,9 @@
 """Steering operations on text conditioning [B, T, D].
 
-Every operation returns a new tensor with the dtype and device of its input, computes in float32 and
-leaves tokens outside the mask bit-for-bit unchanged. Directions are unit vectors in z-coordinates
+Every operation returns a new tensor with the dtype and device of its input and leaves tokens outside
+the mask bit-for-bit unchanged. Steps and scores are computed in float32; a step is rounded once to the
+conditioning's dtype and added in it (for half-precision conditioning that costs at most one unit in the
+last place more than a float32 round trip, and it is many times faster on a CPU). Directions are unit vectors in z-coordinates
 (pointing unsafe -> safe); displacements are raw-coordinate vectors (std * d * unit), see space.py.
 """
 from __future__ import annotations
@@ -109,10 +111,31 @@ def _direction(standardizer: Standardizer, direction: torch.Tensor, x: torch.Ten
 
 
 def scores(x: torch.Tensor, standardizer: Standardizer, direction: torch.Tensor) -> torch.Tensor:
-    """Per-token score z(x) @ d, float32 [B, T] (higher = safer)."""
+    """Per-token score z(x) @ d, float32 [B, T] (higher = safer).
+
+    Computed as (x - mean) @ (d / std), without a z-scored copy of the conditioning; half-precision
+    conditioning is centered and multiplied in its own dtype (accumulated in float32 by the matmul), so
+    no float32 copy of it is made either."""
     check_conditioning(x)
     d = _direction(standardizer, direction, x)
-    return standardizer.z(x) @ d
+    weight = d / standardizer.std.to(x.device)
+    mean = standardizer.mean.to(x.device)
+    if x.dtype == torch.float32:
+        return (x - mean) @ weight
+    return ((x - mean.to(x.dtype)) @ weight.to(x.dtype)).to(torch.float32)
+
+
+def _shifted(x: torch.Tensor, step: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    """x + step[b] on the masked tokens of each batch item b (step float32 [B, D] or [D], rounded once to
+    x's dtype); the other tokens are copied bit for bit."""
+    step = step.to(x.device, x.dtype)
+    step = step.view(1, 1, -1) if step.ndim == 1 else step.unsqueeze(1)
+    if bool(m.all()):
+        return x + step
+    out = x.clone()
+    b, t = m.nonzero(as_tuple=True)
+    out[b, t] = x[b, t] + step.expand(x.shape[0], 1, x.shape[-1])[b, 0]
+    return out
 
 
 # ---------------------------------------------------------------------------------------- operations
@@ -123,9 +146,7 @@ def add(x: torch.Tensor, displacement: torch.Tensor, alpha: float, mask: torch.T
     check_conditioning(x)
     check_vector(displacement, x.shape[-1], "displacement")
     alpha = check_alpha(alpha)
-    m = token_mask(x, mask).unsqueeze(-1)
-    moved = (x.to(torch.float32) + alpha * displacement.to(x.device, torch.float32)).to(x.dtype)
-    return torch.where(m, moved, x)
+    return _shifted(x, alpha * displacement.detach().to(x.device, torch.float32), token_mask(x, mask))
 
 
 def ablate(
@@ -136,23 +157,46 @@ def ablate(
     mask: torch.Tensor | None = None,
     strength: float = 1.0,
 ) -> torch.Tensor:
-    """Lift masked tokens whose score is below `center` up to it (times strength); others stay as they are.
+    """Lift a prompt whose score lies below `center` up to it (times strength); other prompts stay as they are.
 
-    The raw step std * d raises a score by |d|^2 = 1, so a token with score s < center moves by
-    strength * (center - s) * std * d. Tokens already at or above center (safe-looking) are untouched,
-    which is what makes this a one-sided ablation of the unsafe component.
+    The prompt is judged as a whole: its score is the mean token score over its masked tokens (what the
+    gate and the calibration measure), and every masked token moves by the same step,
+    strength * (center - score) * std * d (the raw step std * d raises a score by |d|^2 = 1). A prompt
+    already at or above center (safe-looking) is untouched: a one-sided ablation of the unsafe component.
+    strength 1 lifts exactly to the center; larger values push past it (no cap, +-ALPHA_LIMIT at most).
     """
     check_conditioning(x)
     center = _check_scalar(center, "center")
-    strength = _check_scalar(strength, "strength")
+    strength = check_alpha(strength, "strength")
     if strength < 0:
         raise SteeringError(f"strength must be >= 0 (0 = off, 1 = lift to the benign center), got {strength:g}")
-    d = _direction(standardizer, direction, x)
-    s = standardizer.z(x) @ d
-    lift = strength * torch.clamp(center - s, min=0.0)
-    step = standardizer.raw_displacement(d).to(x.device)
-    moved = (x.to(torch.float32) + lift.unsqueeze(-1) * step).to(x.dtype)
-    return torch.where(token_mask(x, mask).unsqueeze(-1), moved, x)
+    m = token_mask(x, mask)
+    prompt = _prompt_scores(x, standardizer, direction, m)
+    lift = strength * torch.clamp(center - prompt, min=0.0)
+    step = standardizer.raw_displacement(_direction(standardizer, direction, x)).to(x.device)
+    return _shifted(x, lift.unsqueeze(1) * step, m)
+
+
+def _prompt_scores(x: torch.Tensor, standardizer: Standardizer, direction: torch.Tensor,
+                   m: torch.Tensor) -> torch.Tensor:
+    """Mean token score over each batch item's masked tokens, float32 [B]; an item with none scores as
+    +inf (never steered)."""
+    weights = m.to(torch.float32)
+    counts = weights.sum(dim=1)
+    s = scores(x, standardizer, direction)
+    return torch.where(counts > 0, (s * weights).sum(dim=1) / counts.clamp_min(1), torch.full_like(counts, math.inf))
+
+
+# A calibrated gate gives benign prompts at its false-positive quantile this share of the push.
+GATE_FLOOR = 0.1
+GATE_SOFTNESS = 0.5
+
+
+def gate_threshold(quantile: float, softness: float = GATE_SOFTNESS) -> float:
+    """The threshold (in benign spreads below the center) whose gate is GATE_FLOOR at `quantile`: with
+    `quantile` the benign unsafe-ness exceeded by a share f of benign prompts, at most f of them get more
+    than a tenth of the push."""
+    return float(quantile) + float(softness) * math.log((1 - GATE_FLOOR) / GATE_FLOOR)
 
 
 def gate_weights(
@@ -204,9 +248,8 @@ def gated_add(
         raise SteeringError(f"the gate must be a [{x.shape[0]}] tensor (one weight per batch item), got {shape}")
     if not torch.isfinite(gate).all():
         raise SteeringError("the gate contains NaN or infinite values: check the center and unit used to compute it")
-    g = gate.detach().to(x.device, torch.float32).view(-1, 1, 1)
-    moved = (x.to(torch.float32) + alpha * g * displacement.to(x.device, torch.float32)).to(x.dtype)
-    return torch.where(token_mask(x, mask).unsqueeze(-1), moved, x)
+    g = gate.detach().to(x.device, torch.float32).view(-1, 1)
+    return _shifted(x, alpha * g * displacement.detach().to(x.device, torch.float32), token_mask(x, mask))
 
 
 def mix(

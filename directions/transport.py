@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import torch
@@ -438,6 +438,9 @@ class AlignmentFit:
     target: Standardizer
     report: FitReport
     calibration_anchors: torch.Tensor  # [M <= 512, Dt] target z-coords, float16
+    # what the source side was embedded with ({"layer": int, "pooling": str}, as far as known): a direction
+    # from another layer or pooling is refused when it is transported
+    source_side: dict = field(default_factory=dict)
 
     @property
     def method(self) -> str:
@@ -536,6 +539,11 @@ def fit_alignment(
 
 
 def _transport_one(d_s: Any, fit: AlignmentFit, name: str | None) -> torch.Tensor:
+    return fit.map.transport(_checked_source_vector(d_s, fit, name)).to(d_s.device)
+
+
+def _checked_source_vector(d_s: Any, fit: AlignmentFit, name: str | None) -> torch.Tensor:
+    """d_s as a float32 CPU unit vector, after checking it fits the alignment's source."""
     label = f"direction {name!r}: " if name is not None else ""
     if not isinstance(d_s, torch.Tensor) or d_s.ndim != 1:
         shape = tuple(d_s.shape) if isinstance(d_s, torch.Tensor) else type(d_s).__name__
@@ -548,7 +556,22 @@ def _transport_one(d_s: Any, fit: AlignmentFit, name: str | None) -> torch.Tenso
     d = d_s.detach().to("cpu", torch.float32)
     if not torch.isfinite(d).all() or d.norm() < 1e-12:
         raise AlignmentError(f"{label}the direction is zero or not finite: re-extract it")
-    return fit.map.transport(d / d.norm()).to(d_s.device)
+    return d / d.norm()
+
+
+def transport_covector(w_s: torch.Tensor, fit: AlignmentFit) -> torch.Tensor:
+    """A source scoring covector [Ds] (a probe's weights: score = z_s @ w_s) as a unit target covector [Dt].
+
+    A covector is not a displacement: w_t must score mapped points as w_s scored their sources,
+    w_t @ (W z_s) = w_s @ z_s, so w_t = pinv(W)^T w_s (least squares, minimal norm). Singular values under
+    COVECTOR_RTOL of the largest are cut: the map's weakest directions would otherwise dominate w_t.
+    """
+    d = _checked_source_vector(w_s, fit, None)
+    inverse_t = torch.linalg.pinv(fit.map.linear().to(torch.float64), rtol=COVECTOR_RTOL).T  # [Dt, Ds]
+    return _unit((inverse_t @ d.to(torch.float64)).to(torch.float32), "the transported covector").to(w_s.device)
+
+
+COVECTOR_RTOL = 1e-2
 
 
 def transport(d_s: torch.Tensor, fit: AlignmentFit) -> torch.Tensor:

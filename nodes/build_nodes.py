@@ -8,7 +8,9 @@ from comfy_api.latest import io
 
 from ..directions import estimate, transport
 from ..directions.encoders import EMBEDDED, POOLINGS
-from ..directions.pipeline import alignment_summary, extract_direction, fit_and_heldout, transport_direction
+from ..directions.pipeline import (TARGET_POOLING, alignment_summary, calibrate_direction, extract_direction,
+                                   fit_and_heldout, transport_direction)
+from ..directions.space import Standardizer
 from . import folders
 from .comfy_encoder import ComfyClipEncoder
 from .common import (PASTED, SHIPPED, NodeProgress, direction_report, load_anchors, load_pairs, prompt_source_fingerprint,
@@ -78,6 +80,12 @@ class ExtractSafetyDirection(io.ComfyNode):
                                tooltip="mean_diff (the paper's), pca of the pair differences, or a logistic probe."),
                 io.Boolean.Input("per_category", default=True,
                                  tooltip="Also one vector per category (for the Category Vector Mixer)."),
+                io.Combo.Input("anchors", options=prompt_source_options(), default=SHIPPED, optional=True,
+                               tooltip="With clip (the native baseline): the benign prompts that standardize and "
+                                       "calibrate it, as Fit Benign Alignment's anchors calibrate a transported "
+                                       "direction (the first 512 are used)."),
+                io.String.Input("pasted_anchors", multiline=True, default="", optional=True,
+                                tooltip="Used when anchors is 'pasted below': one benign prompt a line."),
             ],
             outputs=[SafetyDirectionType.Output(display_name="direction"), io.String.Output(display_name="report")],
         )
@@ -88,7 +96,7 @@ class ExtractSafetyDirection(io.ComfyNode):
 
     @classmethod
     def execute(cls, pairs, pasted_pairs, layer, pooling, method, per_category, llm=None, clip=None,
-                source_clip=None) -> io.NodeOutput:
+                source_clip=None, anchors=SHIPPED, pasted_anchors="") -> io.NodeOutput:
         if sum(x is not None for x in (llm, clip, source_clip)) != 1:
             raise ValueError("connect exactly one encoder: llm (a source LLM), source_clip (a loaded LLM text encoder "
                              "as the source) or clip (the native baseline)")
@@ -96,7 +104,15 @@ class ExtractSafetyDirection(io.ComfyNode):
         check_enough_pairs(prompt_pairs, per_category)  # before any model is loaded
         progress = NodeProgress()
         if clip is not None:
-            direction = extract_native(ComfyClipEncoder.wrap(clip), prompt_pairs, pooling, method, per_category, progress)
+            if pooling != TARGET_POOLING:
+                raise ValueError(f"a native direction is pooled as Apply steers the target (the mean over the "
+                                 f"prompt's content tokens), not {pooling!r}: set pooling to mean")
+            calibration = load_anchors(anchors, pasted_anchors)[:transport.CALIBRATION_ANCHORS]
+            if len(calibration) < transport.MIN_ANCHORS:
+                raise ValueError(f"{len(calibration)} anchor prompts are too few to calibrate a native direction: "
+                                 f"give at least {transport.MIN_ANCHORS} benign prompts (the shipped set has 3,000+)")
+            direction = extract_native(ComfyClipEncoder.wrap(clip), prompt_pairs, calibration, method, per_category,
+                                       progress)
         elif source_clip is not None:
             encoder = ComfyClipEncoder.wrap(source_clip)
             direction = extract_direction(encoder, prompt_pairs, layer=0, pooling=pooling, method=method,
@@ -159,7 +175,7 @@ class FitBenignAlignment(io.ComfyNode):
         progress = NodeProgress()
         target = ComfyClipEncoder.wrap(clip)
         spaces = target.space_names
-        target_emb = target.embed_layers(texts, range(len(spaces)), pooling,
+        target_emb = target.embed_layers(texts, range(len(spaces)), TARGET_POOLING,  # what Apply steers
                                          progress=lambda d, t: progress("target", d, t))
         source_ctx = llm.loaded() if llm is not None else nullcontext(ComfyClipEncoder.wrap(source_clip))
         with source_ctx as source:
@@ -173,6 +189,7 @@ class FitBenignAlignment(io.ComfyNode):
                 skipped.append(space)
                 continue
             fits[space] = transport.fit_alignment(source_emb, target_emb[i], method=method, seed=seed)
+            fits[space].source_side = {"layer": index, "pooling": pooling}
         if not fits:
             raise ValueError(f"the {target.family} text encoder gave the same embedding for every anchor prompt: it "
                              "is not a working text encoder (all-zero weights?); load the model's real encoder")
@@ -191,15 +208,21 @@ class FitBenignAlignment(io.ComfyNode):
         return io.NodeOutput(alignment, "\n".join(lines))
 
 
-def extract_native(encoder: ComfyClipEncoder, pairs, pooling: str, method: str, per_category: bool, progress):
+def extract_native(encoder: ComfyClipEncoder, pairs, anchors, method: str, per_category: bool, progress):
     """The native baseline: a direction estimated on the target's own encoder in each space its model reads
-    (the primary space, plus e.g. the pooled vector), ready to steer without an alignment."""
+    (the primary space, plus e.g. the pooled vector), ready to steer without an alignment. Standardized and
+    calibrated on benign anchors exactly as a transported direction is (pipeline.calibrate_direction), so
+    the same strength means the same push for both."""
     parts = {}
-    for i, space in enumerate(encoder.space_names):
-        part = extract_direction(encoder, pairs, layer=i, pooling=pooling, method=method, per_category=per_category,
-                                 progress=progress)
+    spaces = encoder.space_names
+    anchor_emb = encoder.embed_layers(anchors, range(len(spaces)), TARGET_POOLING,
+                                      progress=lambda d, t: progress("anchors", d, t))
+    for i, space in enumerate(spaces):
+        standardizer = Standardizer.fit(anchor_emb[i])
+        part = extract_direction(encoder, pairs, layer=i, pooling=TARGET_POOLING, method=method,
+                                 per_category=per_category, standardizer=standardizer, progress=progress)
         part.meta.update(space="target", target={**encoder.describe(), "space": space, "width": encoder.spaces[space]})
-        parts[space] = part
+        parts[space] = calibrate_direction(part, standardizer.z(anchor_emb[i]))
     direction = parts.pop(encoder.primary)
     direction.spaces = {name: part for name, part in parts.items() if list(part.vectors) == list(direction.vectors)}
     return direction.validate()

@@ -10,6 +10,7 @@ from comfy_api.latest import io
 
 from ..directions import steer
 from ..directions.artifact import GLOBAL, ArtifactError, SafetyDirection
+from ..directions.pipeline import GATE_FPR
 from ..directions.prompts import CATEGORIES
 from . import folders
 from .build_nodes import transport_with
@@ -130,28 +131,25 @@ class SteerPlan:
     strength: float
     mode: str
     scope: str
-    threshold: float
+    threshold: float  # 0 = the calibrated gate at gate_fpr
     steer_pooled: bool
+    gate_fpr: float = GATE_FPR
 
 
-def _score_vector(direction: SafetyDirection) -> tuple[torch.Tensor, str]:
-    """The vector whose score decides ablation and gating: the mix when weights are set, else global."""
-    if direction.weights:
-        mixed = steer.mix(direction.vectors, direction.units, direction.weights)
-        strongest = max(direction.weights, key=lambda n: abs(direction.weights[n]))
-        return mixed / mixed.norm(), strongest
-    return direction.vectors[GLOBAL], GLOBAL
-
-
-def _gate(x: torch.Tensor, direction: SafetyDirection, mask: torch.Tensor | None, threshold: float) -> torch.Tensor:
+def _gate(x: torch.Tensor, direction: SafetyDirection, mask: torch.Tensor | None, plan: SteerPlan) -> torch.Tensor:
     """One gate weight per batch item; items with no token to score get 0 (nothing to steer there)."""
     m = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device) if mask is None else mask
     has = m.any(dim=1)
     gate = torch.zeros(x.shape[0], dtype=torch.float32, device=x.device)
-    if has.any():
-        vector, name = _score_vector(direction)
-        gate[has] = steer.gate_weights(x[has], direction.standardizer, vector, direction.centers[name],
-                                       direction.units[name], threshold=threshold, mask=m[has])
+    if not has.any():
+        return gate
+    cal = direction.calibration("mixed")  # the mix's own center and spread when weights are set
+    threshold = plan.threshold if plan.threshold != 0 else cal.gate_threshold(plan.gate_fpr)
+    if bool(has.all()):  # the usual case: no copy of the conditioning
+        return steer.gate_weights(x, direction.standardizer, cal.vector, cal.center, cal.unit, threshold=threshold,
+                                  softness=steer.GATE_SOFTNESS, mask=m)
+    gate[has] = steer.gate_weights(x[has], direction.standardizer, cal.vector, cal.center, cal.unit,
+                                   threshold=threshold, softness=steer.GATE_SOFTNESS, mask=m[has])
     return gate
 
 
@@ -160,9 +158,8 @@ def _steer(x: torch.Tensor, direction: SafetyDirection, mask: torch.Tensor | Non
     if plan.mode == "add":
         return steer.add(x, direction.displacement("mixed"), plan.strength, mask)
     if plan.mode == "ablate":
-        vector, name = _score_vector(direction)
-        return steer.ablate(x, direction.standardizer, vector, direction.centers[name], mask,
-                            strength=min(plan.strength, 1.0))
+        cal = direction.calibration("mixed")
+        return steer.ablate(x, direction.standardizer, cal.vector, cal.center, mask, strength=plan.strength)
     return steer.gated_add(x, direction.displacement("mixed"), plan.strength, gate, mask)
 
 
@@ -198,9 +195,9 @@ def steer_entry(x: torch.Tensor, extras: dict, plan: SteerPlan) -> tuple[torch.T
         scored = [(seg, d) for seg, d in work if seg.space == plan.primary] or work
         if scored:
             seg, d = scored[0]
-            gate = _gate(seg.view(x), d, seg.mask, plan.threshold)
+            gate = _gate(seg.view(x), d, seg.mask, plan)
         else:
-            gate = _gate(pooled.unsqueeze(1), pooled_direction, None, plan.threshold)
+            gate = _gate(pooled.unsqueeze(1), pooled_direction, None, plan)
 
     steered = {seg.space: _steer(seg.view(x), d, seg.mask, plan, gate) for seg, d in work}
     blocks = []
@@ -232,17 +229,21 @@ class ApplySafetySteering(io.ComfyNode):
                 AlignmentType.Input("alignment", optional=True, tooltip="Transports a source direction on the fly."),
                 io.Float.Input("strength", default=3.0, min=-50.0, max=50.0, step=0.1,
                                tooltip="alpha in calibrated units: 1 = one benign spread along the direction, the "
-                                       "same meaning on every model. add/gated: 2-8 is typical. ablate: 0-1."),
+                                       "same meaning on every model. add/gated: 2-8 is typical. ablate: 1 lifts an "
+                                       "unsafe-looking prompt to the benign center, more pushes it past."),
                 io.Combo.Input("mode", options=list(MODES), default="add",
-                               tooltip="add: always push toward safe. ablate: lift only what lies on the unsafe side "
-                                       "back to the benign center. gated: add, scaled by how unsafe the prompt scores."),
+                               tooltip="add: always push toward safe. ablate: lift a prompt that scores on the unsafe "
+                                       "side back to the benign center (all its tokens by the same step; others "
+                                       "untouched). gated: add, scaled by a gate calibrated on benign prompts."),
                 io.Combo.Input("tokens", options=list(TOKEN_SCOPES), default="content",
                                tooltip="content: the prompt's tokens as the family lays them out (no BOS or "
                                        "template prefix, no zeroed or masked padding): the tokens the alignment was "
                                        "calibrated on. non-padding: every row that is not zero. all: every row, "
                                        "zeroed padding included."),
-                io.Float.Input("gate_threshold", default=1.0, min=-10.0, max=10.0, step=0.1,
-                               tooltip="gated: benign spreads below the benign center at which the gate is half open."),
+                io.Float.Input("gate_threshold", default=0.0, min=-10.0, max=10.0, step=0.1,
+                               tooltip="gated: 0 = the calibrated gate (at gate_fpr). Any other value: a fixed "
+                                       "threshold, benign spreads below the benign center at which the gate is half "
+                                       "open."),
                 io.Boolean.Input("steer_pooled", default=True, optional=True,
                                  tooltip="Also steer the pooled vector (SDXL, SD3, Flux, HunyuanVideo, HiDream), "
                                          "through its own map."),
@@ -253,13 +254,17 @@ class ApplySafetySteering(io.ComfyNode):
                                        "HunyuanImage 2.1 and HunyuanVideo 1.5; ...) auto refuses: set your "
                                        "model's family. Also lets a direction through for a family with the "
                                        "same encoder (Flux and Chroma share T5-XXL)."),
+                io.Float.Input("gate_fpr", default=GATE_FPR, min=0.001, max=0.5, step=0.005, optional=True,
+                               tooltip="gated, calibrated gate: the share of benign prompts that may get more than a "
+                                       "tenth of the push, measured on the direction's benign calibration prompts "
+                                       "(0.01-0.05 is typical)."),
             ],
             outputs=[io.Conditioning.Output()],
         )
 
     @classmethod
-    def execute(cls, conditioning, direction, strength, mode, tokens, gate_threshold, alignment=None,
-                steer_pooled=True, family="auto") -> io.NodeOutput:
+    def execute(cls, conditioning, direction, strength, mode, tokens, gate_threshold=0.0, alignment=None,
+                steer_pooled=True, family="auto", gate_fpr=GATE_FPR) -> io.NodeOutput:
         if direction.meta.get("space") != "target":
             if alignment is None:
                 raise ValueError("this direction is still in the source LLM's space: connect the ALIGNMENT from Fit "
@@ -271,7 +276,7 @@ class ApplySafetySteering(io.ComfyNode):
             raise ValueError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
         resolved = resolve_family(direction, entries(conditioning), family)
         plan = SteerPlan(resolved, space_directions(direction, resolved), primary_space(direction, resolved),
-                         strength, mode, tokens, gate_threshold, bool(steer_pooled))
+                         strength, mode, tokens, float(gate_threshold), bool(steer_pooled), float(gate_fpr))
         return io.NodeOutput(map_conditioning(conditioning, lambda x, extras: steer_entry(x, extras, plan)))
 
 

@@ -297,3 +297,67 @@ def test_loader_never_unpickles(tmp_path, direction, monkeypatch):
     SafetyDirection.load(path)
     assert json.loads(json.dumps(direction.meta)) == direction.meta
     assert artifact.MAX_HEADER_BYTES == 10 * 1024 * 1024
+
+
+# ---------------------------------------------------------------------------------- benign calibration
+
+
+def _calibrated(direction: SafetyDirection, m: int = 400) -> SafetyDirection:
+    """The direction calibrated on m synthetic benign anchors (its own z-coordinates), as the pipeline does."""
+    from crosssteer.directions.pipeline import calibrate_direction
+
+    g = torch.Generator().manual_seed(7)
+    return calibrate_direction(direction, torch.randn(m, D, generator=g) * 0.5 + 0.2, gate_fpr=0.02)
+
+
+def test_benign_scores_and_gate_fpr_round_trip_as_format_3(tmp_path, direction):
+    calibrated = _calibrated(direction)
+    assert calibrated.benign_scores.shape == (400, 3) and calibrated.meta["gate_fpr"] == 0.02
+    path = calibrated.save(tmp_path / "calibrated.safetensors")
+    assert load_artifact(path, "direction") and safetensors.safe_open(str(path), "pt").metadata()["crosssteer_format"] == "3"
+    loaded = SafetyDirection.load(path)
+    assert torch.equal(loaded.benign_scores, calibrated.benign_scores) and loaded.meta["gate_fpr"] == 0.02
+    # a direction without calibration scores is still written in the oldest format that describes it
+    plain = direction.save(tmp_path / "plain.safetensors")
+    assert safetensors.safe_open(str(plain), "pt").metadata()["crosssteer_format"] == "1"
+    assert SafetyDirection.load(plain).benign_scores is None
+
+
+def test_a_mix_is_calibrated_with_its_own_center_and_spread(direction):
+    """Gate and ablate of a mix use the mix's own benign statistics, not its strongest vector's."""
+    calibrated = _calibrated(direction)
+    cal = calibrated.calibration("mixed")
+    total = artifact.mix(calibrated.vectors, calibrated.units, calibrated.weights)
+    assert torch.allclose(cal.vector, total / total.norm(), atol=1e-6)
+    g = torch.Generator().manual_seed(7)
+    anchors = torch.randn(400, D, generator=g) * 0.5 + 0.2  # the same anchors as _calibrated
+    direct = anchors @ cal.vector
+    assert cal.center == pytest.approx(float(direct.mean()), abs=1e-5)
+    assert cal.unit == pytest.approx(float(direct.std()), rel=1e-4)
+    strongest = calibrated.calibration("sexual")
+    assert abs(cal.unit - strongest.unit) > 1e-3  # what the old code used instead
+    # the gate threshold comes from the benign quantile: 2% of the anchors lie past its 0.1 point
+    from crosssteer.directions.steer import GATE_SOFTNESS, gate_threshold
+
+    unsafeness = (cal.center - direct) / cal.unit
+    assert gate_threshold(float(torch.quantile(unsafeness.double(), 0.98))) == pytest.approx(cal.gate_threshold(0.02))
+    assert float((unsafeness > cal.gate_threshold(0.02) - GATE_SOFTNESS * 2.1972).double().mean()) == pytest.approx(0.02, abs=0.005)
+
+
+def test_an_old_direction_still_loads_and_gates_with_approximate_calibration(tmp_path, direction, caplog):
+    loaded = SafetyDirection.load(direction.save(tmp_path / "old.safetensors"))
+    assert loaded.benign_scores is None
+    # the single vector falls back to a normal approximation of its benign scores
+    from crosssteer.directions.steer import gate_threshold
+
+    assert loaded.calibration("global").gate_threshold(0.05) == pytest.approx(gate_threshold(1.6449), abs=1e-3)
+    # a mix: the exact center (means are linear), an approximate spread, and a warning that says so
+    mixed = loaded.calibration("mixed")
+    exact = _calibrated(direction)
+    exact_mixed = dataclasses.replace(loaded, centers=exact.centers, units=exact.units).calibration("mixed")
+    assert exact_mixed.center == pytest.approx(exact.calibration("mixed").center, abs=1e-4)
+    assert mixed.benign_scores is None and mixed.unit > 0 and "spread is approximated" in caplog.text
+    with pytest.raises(ArtifactError, match="benign calibration scores have shape"):
+        dataclasses.replace(direction, benign_scores=torch.zeros(10, 2)).validate()
+    with pytest.raises(ArtifactError, match="gate_fpr"):
+        dataclasses.replace(direction, meta={**direction.meta, "gate_fpr": 1.5}).validate()

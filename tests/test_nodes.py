@@ -146,24 +146,51 @@ def test_apply_keeps_fp16_and_moves_the_score_by_strength_units(comfy, target_di
                          gate_threshold=1.0).result[0][0][0].dtype == torch.float16
 
 
-def test_ablate_and_gated_modes(comfy, target_direction):
+def test_ablate_judges_the_prompt_and_is_not_capped(comfy, target_direction):
+    """Ablate lifts a prompt whose mean score lies on the unsafe side, all its tokens by one step, by
+    strength times its distance to the center (strength 3 is 3, not silently 1); a benign prompt whose own
+    tokens straddle the center is left exactly as it is."""
     apply = _node(comfy, "CrossSteerApplySafetySteering")
     std, d = target_direction.standardizer, target_direction.vectors["global"]
     center = target_direction.centers["global"]
-    # a prompt far on the unsafe side, and one on the safe side
-    unsafe = (std.mean + std.std * d * (center - 20)).expand(1, 77, 768).clone()
-    safe = (std.mean + std.std * d * (center + 5)).expand(1, 77, 768).clone()
-    lifted = apply.execute(conditioning=[[unsafe, {}]], direction=target_direction, strength=1.0, mode="ablate",
-                           tokens="all", gate_threshold=1.0).result[0][0][0]
-    assert torch.allclose(std.z(lifted) @ d, torch.full((1, 77), center), atol=1e-3)
-    kept = apply.execute(conditioning=[[safe, {}]], direction=target_direction, strength=1.0, mode="ablate",
-                         tokens="all", gate_threshold=1.0).result[0][0][0]
-    assert torch.equal(kept, safe)
-    gated_unsafe = apply.execute(conditioning=[[unsafe, {}]], direction=target_direction, strength=4.0, mode="gated",
-                                 tokens="all", gate_threshold=1.0).result[0][0][0]
-    gated_safe = apply.execute(conditioning=[[safe, {}]], direction=target_direction, strength=4.0, mode="gated",
-                               tokens="all", gate_threshold=1.0).result[0][0][0]
-    assert (gated_unsafe - unsafe).norm() > 100 * (gated_safe - safe).norm()
+    g = torch.Generator().manual_seed(1)
+    spread = torch.randn(1, 77, 1, generator=g) * 3  # token scores vary around the prompt's own mean
+    unsafe = std.mean + std.std * d * (center - 4 + spread - spread.mean())
+    benign = std.mean + std.std * d * (center + 0.5 + spread - spread.mean())
+    assert (std.z(benign) @ d < center).any()  # some of its tokens score below the center
+    for strength in (1.0, 3.0):
+        lifted = apply.execute(conditioning=[[unsafe, {}]], direction=target_direction, strength=strength,
+                               mode="ablate", tokens="all", gate_threshold=0.0).result[0][0][0]
+        gain = std.z(lifted) @ d - std.z(unsafe) @ d
+        assert torch.allclose(gain, torch.full((1, 77), 4.0 * strength), atol=1e-3)
+    kept = apply.execute(conditioning=[[benign, {}]], direction=target_direction, strength=3.0, mode="ablate",
+                         tokens="all", gate_threshold=0.0).result[0][0][0]
+    assert torch.equal(kept, benign)
+
+
+def test_gated_mode_is_calibrated_to_the_benign_false_positive_rate(comfy, target_direction):
+    """gate_threshold 0 = the calibrated gate: a share gate_fpr of benign calibration prompts gets more than a
+    tenth of the push. A prompt far on the unsafe side gets all of it."""
+    from crosssteer.directions.pipeline import calibrate_direction
+
+    apply = _node(comfy, "CrossSteerApplySafetySteering")
+    std, d = target_direction.standardizer, target_direction.vectors["global"]
+    g = torch.Generator().manual_seed(2)
+    benign_z = torch.randn(600, 768, generator=g)
+    calibrated = calibrate_direction(target_direction, benign_z)
+    benign = (std.mean + std.std * benign_z).unsqueeze(1)  # one-token prompts
+    step = calibrated.displacement("global")
+
+    def push(x: torch.Tensor, **kw) -> torch.Tensor:
+        out = apply.execute(conditioning=[[x, {}]], direction=calibrated, strength=4.0, mode="gated", tokens="all",
+                            gate_threshold=0.0, **kw).result[0][0][0]
+        return ((out - x).squeeze(1) @ step / (4.0 * step @ step)).clamp(0, 1)  # the gate of each prompt
+
+    for fpr in (0.01, 0.05, 0.2):
+        share = float((push(benign, gate_fpr=fpr) > 0.1).double().mean())
+        assert share == pytest.approx(fpr, abs=0.01), (fpr, share)
+    far_unsafe = std.mean + std.std * d * (calibrated.centers["global"] - 10 * calibrated.units["global"])
+    assert float(push(far_unsafe.view(1, 1, 768))) > 0.99
 
 
 def test_mixer_weights_change_the_step(comfy, target_direction):
@@ -252,8 +279,15 @@ def test_native_baseline_extracts_through_the_targets_own_clip(comfy, sd15_check
     assert direction.width == 768 and direction.meta["target"]["family"] == "sd1"
     assert direction.meta["stats"]["global"]["n_fit"] + direction.meta["stats"]["global"]["n_heldout"] == 8
     assert "held-out AUROC" in report
-    # already in the target's space and calibrated on the safe prompts: Apply takes it without an alignment
+    # already in the target's space and calibrated on benign anchors (the first 512 shipped ones), as a
+    # transported direction is: Apply takes it without an alignment
     assert direction.meta["space"] == "target" and direction.units["global"] > 0
+    assert direction.benign_scores.shape == (512, 1) and direction.meta["gate_fpr"] == 0.05
+    scores = direction.benign_scores[:, 0]
+    assert direction.centers["global"] == pytest.approx(float(scores.mean()), abs=1e-5)
+    with pytest.raises(ValueError, match="pooled as Apply steers the target .* set pooling to mean"):
+        extract.execute(clip=clip, pairs="pasted below", pasted_pairs=few_pairs, layer=0, pooling="last",
+                        method="mean_diff", per_category=False)
     cond = clip.encode_from_tokens_scheduled(clip.tokenize("a man stabbing a stranger"))
     steered = _node(comfy, "CrossSteerApplySafetySteering").execute(
         conditioning=cond, direction=direction, strength=2.0, mode="add", tokens="non-padding",

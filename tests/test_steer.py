@@ -8,10 +8,13 @@ import torch
 
 from crosssteer.directions.space import Standardizer
 from crosssteer.directions.steer import (
+    GATE_FLOOR,
+    GATE_SOFTNESS,
     SteeringError,
     ablate,
     add,
     check_alpha,
+    gate_threshold,
     gate_weights,
     gated_add,
     mix,
@@ -84,36 +87,56 @@ def test_bad_mask_is_refused():
 # ----------------------------------------------------------------------------------------------- ablate
 
 
-def test_ablate_lifts_tokens_below_center_and_leaves_the_rest():
+def test_ablate_judges_the_prompt_and_lifts_all_its_tokens_by_the_same_step():
+    """A prompt whose mean token score lies below the center moves as a whole, every token by the same step,
+    until its mean reaches the center; a prompt at or above the center is untouched, even where some of its
+    own tokens score below it (token-level ablation moved about half the tokens of every benign prompt)."""
     standardizer, direction, x = make_space(1)
     original = x.clone()
-    before = scores(x, standardizer, direction)
-    center = float(before.median())
+    prompt = scores(x, standardizer, direction).mean(dim=1)  # [B]
+    center = float(prompt.median())
     out = ablate(x, standardizer, direction, center)
-    after = scores(out, standardizer, direction)
-    below = before < center
+    below = prompt < center
     assert below.any() and (~below).any()
-    assert torch.allclose(after[below], torch.full_like(after[below], center), atol=1e-4)
+    assert (scores(x, standardizer, direction)[~below] < center).any()  # tokens below center, prompt not
     assert torch.equal(out[~below], x[~below])
+    after = scores(out, standardizer, direction)
+    assert torch.allclose(after[below].mean(dim=1), torch.full((int(below.sum()),), center), atol=1e-4)
+    lift = after - scores(x, standardizer, direction)
+    assert torch.allclose(lift[below], (center - prompt[below]).unsqueeze(1).expand(-1, T), atol=1e-4)
     assert torch.equal(x, original)
     # only the direction's component moves: the rest of z(x) is untouched
     dz = standardizer.z(out) - standardizer.z(x)
     assert torch.allclose(dz - (dz @ direction).unsqueeze(-1) * direction, torch.zeros_like(dz), atol=1e-4)
 
 
-def test_ablate_strength_and_mask():
+def test_ablate_strength_is_not_capped_and_the_mask_decides_the_score():
     standardizer, direction, x = make_space(2)
     before = scores(x, standardizer, direction)
-    center = float(before.max()) + 1.0  # every token is below
-    half = scores(ablate(x, standardizer, direction, center, strength=0.5), standardizer, direction)
-    assert torch.allclose(half, before + 0.5 * (center - before), atol=1e-4)
+    center = float(before.max()) + 1.0  # every prompt is below
+    prompt = before.mean(dim=1, keepdim=True)
+    for strength in (0.5, 3.0):  # 3: past the center, as asked (the node used to cap it at 1 silently)
+        moved = scores(ablate(x, standardizer, direction, center, strength=strength), standardizer, direction)
+        assert torch.allclose(moved, before + strength * (center - prompt), atol=1e-4)
     mask = torch.zeros(B, T, dtype=torch.bool)
-    mask[0, 0] = True
+    mask[0, :2] = True
     out = ablate(x, standardizer, direction, center, mask=mask)
     assert torch.equal(out[~mask], x[~mask])
-    assert torch.allclose(scores(out, standardizer, direction)[0, 0], torch.tensor(center), atol=1e-4)
+    lifted = scores(out, standardizer, direction)[0, :2]
+    assert float(lifted.mean()) == pytest.approx(center, abs=1e-4)  # judged on the masked tokens only
     with pytest.raises(SteeringError, match="strength must be >= 0"):
         ablate(x, standardizer, direction, center, strength=-1)
+    with pytest.raises(SteeringError, match="outside the sane range"):
+        ablate(x, standardizer, direction, center, strength=80)
+
+
+def test_gate_threshold_puts_a_tenth_of_the_push_at_the_quantile():
+    standardizer, direction, _ = make_space(3)
+    for quantile in (0.0, 1.6, 2.3):
+        threshold = gate_threshold(quantile)
+        at_quantile = standardizer.mean.expand(1, 1, D) + (-quantile) * standardizer.raw_displacement(direction)
+        gate = gate_weights(at_quantile, standardizer, direction, 0.0, 1.0, threshold=threshold, softness=GATE_SOFTNESS)
+        assert float(gate[0]) == pytest.approx(GATE_FLOOR, abs=1e-4)
 
 
 # ------------------------------------------------------------------------------------------------- gate

@@ -334,3 +334,45 @@ def test_inputs_are_not_modified():
     d_t_before = d_t.clone()
     calibrate(d_t, fit.calibration_anchors)
     assert torch.equal(fit.calibration_anchors, anchors) and torch.equal(d_t, d_t_before)
+
+
+def test_a_probe_covector_is_carried_through_the_pseudo_inverse_transpose():
+    """A probe's weights score points; carried as a covector, they score mapped anchors exactly as the
+    source weights scored the originals. Pushed through the map like a displacement (the old way) they do not."""
+    from crosssteer.directions.transport import transport_covector
+
+    x, y, _w = linear_pair(noise=0.0)
+    fit = fit_alignment(x, y, method="ridge", seed=0)
+    w_s = torch.nn.functional.normalize(torch.randn(48, generator=gen(3)), dim=0)
+    z_s = fit.source.z(x[:200])
+    mapped = fit.map.predict(z_s)
+
+    def agreement(w_t: torch.Tensor) -> float:
+        return float(torch.corrcoef(torch.stack([z_s @ w_s, mapped @ w_t]))[0, 1])
+
+    covector = transport_covector(w_s, fit)
+    assert float(covector.norm()) == pytest.approx(1.0, abs=1e-5)
+    assert agreement(covector) > 0.999
+    assert agreement(transport(w_s, fit)) < 0.95
+
+
+def test_transport_direction_refuses_another_source_layer_or_pooling():
+    from crosssteer.directions.artifact import SafetyDirection
+    from crosssteer.directions.pipeline import transport_direction
+
+    x, y, _w = linear_pair()
+    fit = fit_alignment(x, y, method="ridge", seed=0)
+    fit.source_side = {"layer": 13, "pooling": "mean"}
+    d = torch.nn.functional.normalize(torch.randn(48, generator=gen(4)), dim=0)
+    for meta, named in (({"layer": 12, "pooling": "mean"}, "source layer 12 .* at source layer 13"),
+                        ({"layer": 13, "pooling": "last"}, "source pooling 'last' .* at source pooling 'mean'")):
+        direction = SafetyDirection(vectors={"global": d}, standardizer=fit.source, meta={"space": "source", **meta})
+        with pytest.raises(ValueError, match=named):
+            transport_direction(direction, fit, {})
+    same = SafetyDirection(vectors={"global": d}, standardizer=fit.source,
+                           meta={"space": "source", "layer": 13, "pooling": "mean", "method": "probe"})
+    moved = transport_direction(same, fit, {})
+    from crosssteer.directions.transport import transport_covector
+
+    torch.testing.assert_close(moved.vectors["global"], transport_covector(d, fit))  # probes travel as covectors
+    assert moved.benign_scores.shape == (fit.calibration_anchors.shape[0], 1) and moved.meta["gate_fpr"] == 0.05
