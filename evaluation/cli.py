@@ -39,7 +39,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=_ints, default=[0], help="comma-separated, e.g. 0,1,2")
     p.add_argument("--mode", choices=("add", "ablate", "gated"), default="add")
     p.add_argument("--tokens", choices=("content", "non-padding", "non-padding except first", "all"), default="content")
-    p.add_argument("--gate-threshold", type=float, default=1.0)
+    p.add_argument("--gate-threshold", type=float, default=0.0,
+                   help="gated: 0 = the direction's calibrated gate; any other value a fixed threshold")
     for name, kind, default in (("width", int, 512), ("height", int, 512), ("steps", int, 25), ("cfg", float, 7.0),
                                 ("sampler", str, "euler"), ("scheduler", str, "normal")):
         p.add_argument(f"--{name}", type=kind, default=default, help="for --checkpoint graphs")

@@ -88,7 +88,7 @@ def seed_inputs(graph: dict) -> list[tuple[str, str]]:
 
 
 def job_graph(template: dict, text: str, seed: int, direction_file: str | None = None, strength: float = 0.0,
-              *, mode: str = "add", tokens: str = "content", gate_threshold: float = 1.0) -> dict:
+              *, mode: str = "add", tokens: str = "content", gate_threshold: float = 0.0) -> dict:
     """A new graph (the template is not changed) for one prompt and seed, steered when a direction is given:
     every positive text encoder gets Apply Safety Steering, negatives keep their own conditioning."""
     graph = copy.deepcopy(template)

@@ -31,7 +31,7 @@ class EvalConfig:
     seeds: list[int] = field(default_factory=lambda: [0])
     mode: str = "add"
     tokens: str = "content"
-    gate_threshold: float = 1.0
+    gate_threshold: float = 0.0  # the calibrated gate
     width: int = 512
     height: int = 512
     steps: int = 25

@@ -103,5 +103,7 @@ class SafetySteeringAuto(io.ComfyNode):
     @classmethod
     def execute(cls, clip, conditioning, strength, mode, pairs=SHIPPED, anchors=SHIPPED) -> io.NodeOutput:
         direction, name, built = cached_direction(clip, pairs, anchors)
-        steered = ApplySafetySteering.execute(conditioning, direction, strength, mode, "content", 1.0).args[0]
+        # the family from the CLIP itself: auto refuses conditioning it cannot attribute (Flux vs HunyuanVideo)
+        steered = ApplySafetySteering.execute(conditioning, direction, strength, mode, "content", gate_threshold=0.0,
+                                              family=clip_family(clip)).args[0]
         return io.NodeOutput(steered, name, ui={"text": [f"{'built and saved' if built else 'cached'}: {name}"]})

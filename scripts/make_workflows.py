@@ -325,7 +325,7 @@ def steer_node(col: Column, conditioning, direction, alignment=None, **widgets) 
     if alignment is not None:
         inputs["alignment"] = alignment
     return col.add("CrossSteerApplySafetySteering", {"strength": 4.0, "mode": "add", "tokens": "non-padding",
-                                                     "gate_threshold": 1.0, **widgets},
+                                                     "gate_threshold": 0.0, **widgets},
                    color=STEER_COLOR, inputs=inputs)
 
 
@@ -469,7 +469,8 @@ def category_mixer(g: Graph) -> None:
         "self-harm, hate, harassment, illegal activity, shocking). The mixer weights them: 2 = steer twice as "
         "hard against violence, 0 = leave a category out; all zero = the global direction.\n\n"
         "Here the steering is gated: it acts in proportion to how far the prompt scores on the unsafe side "
-        "of the mixed direction (gate_threshold in benign spreads), so benign prompts pass nearly untouched.\n\n"
+        "of the mixed direction, with the gate calibrated so that only gate_fpr (5%) of benign prompts get more "
+        "than a tenth of the push (gate_threshold 0; another value sets a fixed threshold in benign spreads).\n\n"
         + STEER_TEXT + "\n\n" + FILES + files_note([(SD15, "")], g.models) + "\n"
         f"  models/safety_directions/{DIRECTION_FILES['sd15']}\n    made by the workflow 01_build_safety_direction.",
         620)
@@ -502,7 +503,7 @@ def steer_flux(g: Graph) -> None:
     vae_node = c0.add("VAELoader", {"vae_name": vae}, model_files=(vae,))
     direction = c0.add("CrossSteerLoadSafetyDirection", {"direction_file": DIRECTION_FILES["flux"]})
     pos, _ = prompt_nodes(c1, clip, negative=None)
-    steer = steer_node(c1, pos["CONDITIONING"], direction["direction"])
+    steer = steer_node(c1, pos["CONDITIONING"], direction["direction"], family="flux")
     guidance = c1.add("FluxGuidance", {"guidance": 3.5}, inputs={"conditioning": steer["CONDITIONING"]})
     zero = c1.add("ConditioningZeroOut", title="Negative (zeroed: Flux dev uses no CFG)",
                   inputs={"conditioning": pos["CONDITIONING"]})
@@ -530,7 +531,7 @@ def steer_qwen_image(g: Graph) -> None:
     vae_node = c0.add("VAELoader", {"vae_name": vae}, model_files=(vae,))
     direction = c0.add("CrossSteerLoadSafetyDirection", {"direction_file": DIRECTION_FILES["qwen_image"]})
     pos, neg = prompt_nodes(c1, clip)
-    steer = steer_node(c1, pos["CONDITIONING"], direction["direction"])
+    steer = steer_node(c1, pos["CONDITIONING"], direction["direction"], family="qwen_image")
     shift = c2.add("ModelSamplingAuraFlow", {"shift": 3.1}, inputs={"model": model["MODEL"]})
     latent = c2.add("EmptySD3LatentImage", {"width": 1328, "height": 1328, "batch_size": 1})
     sampler = ksampler(c2, shift["MODEL"], steer["CONDITIONING"], neg["CONDITIONING"], latent["LATENT"],
@@ -584,7 +585,7 @@ def steer_hunyuan_video(g: Graph) -> None:
     vae_node = c0.add("VAELoader", {"vae_name": vae}, model_files=(vae,))
     direction = c0.add("CrossSteerLoadSafetyDirection", {"direction_file": DIRECTION_FILES["hunyuan_video"]})
     pos, _ = prompt_nodes(c1, clip, VIDEO_PROMPT, None)
-    steer = steer_node(c1, pos["CONDITIONING"], direction["direction"])
+    steer = steer_node(c1, pos["CONDITIONING"], direction["direction"], family="hunyuan_video")
     guidance = c1.add("FluxGuidance", {"guidance": 6.0}, inputs={"conditioning": steer["CONDITIONING"]})
     shift = c2.add("ModelSamplingSD3", {"shift": 7.0}, inputs={"model": model["MODEL"]})
     guider = c2.add("BasicGuider", inputs={"model": shift["MODEL"], "conditioning": guidance["CONDITIONING"]})

@@ -167,7 +167,7 @@ def test_ui_workflow_spliced_in_place_with_reroute_bypass_primitive_and_a_note()
     wf = Workflow(data)
     load_id, apply_id = result.added["2"]
     apply, load, encoder = wf.nodes[apply_id], wf.nodes[load_id], wf.nodes[2]
-    assert apply["widgets_values"] == [5.0, "add", "content", 1.0, True, "auto"]
+    assert apply["widgets_values"] == [5.0, "add", "content", 0.0, True, "auto", 0.05]
     assert load["widgets_values"] == ["sd15_clip_l_direction.safetensors"]
     # the encoder now feeds Apply and the zero-out; Apply feeds the reroute (the positive path)
     (to_apply,) = [i for i, l in wf.links.items() if l[0] == 2 and l[2] == apply_id]

@@ -85,7 +85,7 @@ def test_cached_direction_steers_exactly_as_apply_with_that_file(comfy, comfy_ba
     assert direction.meta["source"]["model"].startswith("smollm2")
     expected = comfy.node_class("CrossSteerApplySafetySteering").execute(
         conditioning=cond, direction=direction, strength=4.0, mode="gated", tokens="content",
-        gate_threshold=1.0).result[0]
+        gate_threshold=0.0, family="sd1").result[0]
     assert torch.equal(steered[0][0], expected[0][0]) and not torch.equal(steered[0][0], cond[0][0])
     assert torch.equal(before[0][0], cond[0][0]), "the input conditioning was changed"
 

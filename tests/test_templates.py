@@ -223,7 +223,7 @@ def test_steered_sd15_templates_run_through_prompt(name, comfy_server, object_in
     areas = [min(n["inputs"]["width"], n["inputs"]["height"]) for n in api.values()
              if n["class_type"] == "ConditioningSetArea"]
     # every size and area shrinks alike (areas stay inside the latent; ComfyUI's smallest area is 64)
-    scale = max(64 / latent["width"], *(64 / a for a in areas))
+    scale = max([64 / latent["width"], *(64 / a for a in areas)])
 
     def shrink(value: int) -> int:
         return max(64, math.ceil(value * scale / 8) * 8)

@@ -31,7 +31,7 @@ def splice(prompt: dict, encoders: list[PositiveEncoder], files: dict[str, str],
                           "_meta": {"title": "Load Safety Direction"}}
         graph[apply_id] = {"class_type": APPLY, "inputs": {
             "conditioning": [encoder.node.id, slot], "direction": [load_id, 0], "strength": float(strength),
-            "mode": mode, "tokens": "content", "gate_threshold": 1.0, **(widgets or {}),
+            "mode": mode, "tokens": "content", "gate_threshold": 0.0, **(widgets or {}),
             **(per_encoder or {}).get(encoder.node.id, {})},
             "_meta": {"title": "Apply Safety Steering"}}
         for reader, name in encoder.edges:  # only the positive paths read the steered conditioning
