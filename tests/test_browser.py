@@ -133,12 +133,13 @@ def _close_dialogs(pg) -> None:
 MISSING_MODELS_SHOWN = """() => Array.from(document.querySelectorAll('.p-dialog'))
     .some(d => d.innerText.startsWith('Missing Models'))
   || /required models? (is|are) missing/.test(document.body.innerText)"""
+MODEL_FILE = r"[.](safetensors|gguf|ckpt|pt|pth|sft)"  # the end of a model file's name
 # the Errors panel's missing-models section, as text: "directory (count)" headings, each followed by its files
 ERRORS_PANEL_MODELS = """() => {
   const sections = Array.from(document.querySelectorAll('div'))
-    .filter(d => d.innerText.startsWith('Missing Models (') && /[.](safetensors|gguf|ckpt|pt|pth|sft)/.test(d.innerText));
+    .filter(d => d.innerText.startsWith('Missing Models (') && /%s/.test(d.innerText));
   return sections.length ? sections[sections.length - 1].innerText : '';
-}"""
+}""" % MODEL_FILE
 
 
 def _missing_models(page, dialogs: list[str]) -> set[str]:
@@ -154,7 +155,7 @@ def _missing_models(page, dialogs: list[str]) -> set[str]:
     listed, directory = set(), None
     for line in page.evaluate(ERRORS_PANEL_MODELS).splitlines()[1:]:
         entry = re.fullmatch(r"(.+) \((\d+)\)", line.strip())  # a directory, or a file and its node count
-        if entry and re.search(r"[.](safetensors|gguf|ckpt|pt|pth|sft)$", entry.group(1)):
+        if entry and re.search(MODEL_FILE + "$", entry.group(1)):
             listed.add(f"{directory} / {entry.group(1)}")
         elif entry:
             directory = entry.group(1)
