@@ -401,6 +401,14 @@ def _check_meta(meta: Any) -> None:
             raise ArtifactError(f"meta 'stats' auroc of {name!r} must be a number or null, got {str(auroc)[:40]!r}")
 
 
+def _tracked(t: Any) -> Any:
+    """t, or where it is an inference tensor (no version counter) an ordinary copy of it."""
+    if not (torch.is_tensor(t) and t.is_inference()):
+        return t
+    with torch.inference_mode(False):
+        return t.clone()
+
+
 def _space_name_ok(name: Any) -> bool:
     return isinstance(name, str) and 0 < len(name) <= 32 and all(c.isascii() and (c.isalnum() or c == "_") for c in name)
 
@@ -437,8 +445,15 @@ class SafetyDirection:
         self.weights = _float_map(self.weights, "weights")
         self.meta = copy.deepcopy(self.meta)
         self.spaces = dict(self.spaces or {})
+        # tensors made in inference mode (as ComfyUI runs every node) are copied into ordinary ones: those
+        # keep a version counter, which is how validate() notices a change made in place
+        self.vectors = {n: _tracked(v) for n, v in self.vectors.items()}
+        if isinstance(self.standardizer, Standardizer) and any(
+                torch.is_tensor(t) and t.is_inference() for t in (self.standardizer.mean, self.standardizer.std)):
+            self.standardizer = Standardizer(_tracked(self.standardizer.mean), _tracked(self.standardizer.std))
         if self.benign_scores is not None:
-            self.benign_scores = self.benign_scores.detach().to("cpu", torch.float32).clone()
+            with torch.inference_mode(False):
+                self.benign_scores = self.benign_scores.detach().to("cpu", torch.float32).clone()
 
     @property
     def width(self) -> int:
@@ -449,7 +464,46 @@ class SafetyDirection:
         return [n for n in self.vectors if n != GLOBAL]
 
     def validate(self) -> "SafetyDirection":
-        """Raise ArtifactError on anything that would make steering silently wrong; returns self."""
+        """Raise ArtifactError on anything that would make steering silently wrong; returns self.
+
+        Apply validates on every call (and a 4096-wide direction costs more to check than to steer with), so
+        a pass is remembered with a fingerprint of everything it read (_fingerprint): a direction changed
+        since, in place or re-assigned, is checked again in full."""
+        state = self._fingerprint()
+        if state is not None and state == self.__dict__.get("_valid_state"):
+            return self
+        self.__dict__.pop("_valid_state", None)
+        self._check()
+        self._derived = {}  # displacements and calibrations of this checked state
+        self._valid_state, self._valid_refs = state, (self._tensors(), list(self.spaces.values()))  # held: ids stay theirs
+        return self
+
+    def _tensors(self) -> list[torch.Tensor]:
+        return [*self.vectors.values(), self.standardizer.mean, self.standardizer.std,
+                *(() if self.benign_scores is None else (self.benign_scores,))]
+
+    def _fingerprint(self) -> tuple | None:
+        """Each tensor by identity and version counter (torch counts every in-place write), the tables and
+        meta by value (meta as JSON text: it tells 1 from 1.0 and true, which == does not); None where that
+        cannot be read (a tensor made in inference mode since, meta that is not JSON): checked in full."""
+        try:
+            spaces = tuple((name, id(part), part._fingerprint()) for name, part in self.spaces.items())
+            if any(state is None for _name, _id, state in spaces):
+                return None
+            return (tuple(self.vectors), tuple((id(t), t._version) for t in self._tensors()),
+                    tuple(self.units.items()), tuple(self.centers.items()), tuple(self.weights.items()),
+                    json.dumps(self.meta, allow_nan=False), spaces)
+        except (AttributeError, TypeError, ValueError, RuntimeError, RecursionError):
+            return None
+
+    def _memo(self, key: tuple, compute):
+        """compute() for this checked state, remembered until the direction changes (shared: never edit it)."""
+        self.validate()
+        if key not in self._derived:
+            self._derived[key] = compute()
+        return self._derived[key]
+
+    def _check(self) -> None:
         mean, std = self.standardizer.mean, self.standardizer.std
         if GLOBAL not in self.vectors:
             raise ArtifactError(f"the direction has no 'global' vector (it has {list(self.vectors)}): re-estimate it")
@@ -510,7 +564,6 @@ class SafetyDirection:
         if fpr is not None and not (_is_number(fpr) and 0 < fpr < 1):
             raise ArtifactError(f"meta 'gate_fpr' must be a number in (0, 1), got {str(fpr)[:40]!r}")
         self._validate_spaces()
-        return self
 
     def _validate_spaces(self) -> None:
         if not isinstance(self.spaces, dict) or len(self.spaces) > MAX_SPACES:
@@ -640,7 +693,10 @@ class SafetyDirection:
 
         "mixed" uses the mixer weights (sum_k w_k * unit_k * d_k, then std *); with no weights it is "global".
         """
-        self.validate()  # cheap ([D] checks), and a broken direction must never steer silently
+        # validated first (a broken direction must never steer silently), then remembered for this state
+        return self._memo(("displacement", name_or_mixed), lambda: self._displacement(name_or_mixed))
+
+    def _displacement(self, name_or_mixed: str) -> torch.Tensor:
         if name_or_mixed == "mixed":
             if self.weights:
                 return self.standardizer.raw_displacement(mix(self.vectors, self.units, self.weights))
@@ -654,7 +710,9 @@ class SafetyDirection:
     def calibration(self, name_or_mixed: str = GLOBAL) -> "Calibration":
         """The scoring vector and its benign calibration: a named vector, or "mixed" (the mix's own unit
         vector, center and spread, from the stored benign scores; "global" when there are no weights)."""
-        self.validate()
+        return self._memo(("calibration", name_or_mixed), lambda: self._calibration(name_or_mixed))
+
+    def _calibration(self, name_or_mixed: str) -> "Calibration":
         if name_or_mixed != "mixed" or not self.weights:
             name = GLOBAL if name_or_mixed == "mixed" else name_or_mixed
             if name not in self.vectors:
@@ -697,15 +755,22 @@ class Calibration:
     center: float
     unit: float
     benign_scores: torch.Tensor | None
+    # fpr -> threshold: a direction keeps its calibrations (SafetyDirection._memo), and Apply gates every call
+    _thresholds: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def gate_threshold(self, fpr: float) -> float:
         """The gate threshold (benign spreads below the center) at which a share `fpr` of benign prompts
         gets more than a tenth of the push: the empirical (1 - fpr) quantile of the benign unsafe-ness,
         or a normal approximation for a direction calibrated before the scores were stored."""
-        from .steer import gate_threshold
-
         if not (isinstance(fpr, (int, float)) and 0 < fpr < 1):
             raise ArtifactError(f"the gate's benign false-positive rate must be in (0, 1), got {fpr!r}")
+        if fpr not in self._thresholds:
+            self._thresholds[fpr] = self._gate_threshold(fpr)
+        return self._thresholds[fpr]
+
+    def _gate_threshold(self, fpr: float) -> float:
+        from .steer import gate_threshold
+
         if self.benign_scores is None:
             quantile = float(torch.special.ndtri(torch.tensor(1.0 - fpr, dtype=torch.float64)))
         else:

@@ -43,12 +43,13 @@ def check_vector(vector: torch.Tensor, width: int, what: str = "direction") -> N
             f"the {what} is {vector.shape[0]} wide but the conditioning is {width} wide: it was made for another "
             "model; transport it to this model's text encoder (CrossSteer Transport) or load the direction built for it"
         )
-    if not torch.isfinite(vector).all():
+    magnitude = vector.detach().abs()
+    if magnitude.numel() and not math.isfinite(float(magnitude.amax())):  # the largest is NaN where any is
         raise SteeringError(
             f"the {what} contains NaN or infinite values: the file or the alignment that produced it is broken; "
             "re-estimate or re-transport it"
         )
-    if not vector.detach().to(torch.float32).norm() > 0:
+    if not float(vector.detach().to(torch.float32).norm()) > 0:
         raise SteeringError(
             f"the {what} has zero length, so it cannot steer anything: re-estimate it from prompt pairs that differ"
         )
@@ -132,10 +133,7 @@ def _shifted(x: torch.Tensor, step: torch.Tensor, m: torch.Tensor) -> torch.Tens
     step = step.view(1, 1, -1) if step.ndim == 1 else step.unsqueeze(1)
     if bool(m.all()):
         return x + step
-    out = x.clone()
-    b, t = m.nonzero(as_tuple=True)
-    out[b, t] = x[b, t] + step.expand(x.shape[0], 1, x.shape[-1])[b, 0]
-    return out
+    return torch.where(m.unsqueeze(-1), x + step, x)  # the same sums as x + step, picked per token
 
 
 # ---------------------------------------------------------------------------------------- operations

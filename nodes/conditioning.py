@@ -27,6 +27,8 @@ the pinned ComfyUI (comfy/sd1_clip.py, comfy/sdxl_clip.py, comfy/text_encoders/*
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import torch
@@ -127,16 +129,47 @@ def _pooled(extras: dict) -> torch.Tensor | None:
     return p if torch.is_tensor(p) and p.ndim == 2 else None
 
 
+_SAME_SIZE_INT = {1: torch.int8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
+_read_once: ContextVar[dict | None] = ContextVar("crosssteer_zero_rows", default=None)
+
+
+@contextmanager
+def reading_each_tensor_once():
+    """Within: each conditioning tensor's zero rows are read once. A node asks about one entry more than
+    once (its family's marks, then its tokens), reading a large conditioning is most of its cost, and
+    nothing changes a tensor while the node runs (ComfyUI's own are inference tensors: no version counter
+    could tell)."""
+    token = _read_once.set({})
+    try:
+        yield
+    finally:
+        _read_once.reset(token)
+
+
 def _zero_rows(x: torch.Tensor) -> torch.Tensor:
-    """Bool [B, T]: rows that are exactly zero (zeroed padding)."""
-    return x.abs().amax(dim=-1) == 0
+    """Bool [B, T]: rows that are exactly zero (+-0.0: zeroed padding).
+
+    Read without writing a temporary (writing is what costs, on a CPU) and as integers first: a float's
+    bits read as a signed integer are > 0 exactly for a positive value (NaN and inf included), so only a
+    row whose largest is <= 0 can be zero, and where there is one, a row is zero if its smallest float is
+    0 as well (no negative value, no NaN)."""
+    memo = _read_once.get()
+    if memo is not None and id(x) in memo:
+        return memo[id(x)][1]
+    values = x.detach()
+    rows = values.view(_SAME_SIZE_INT[x.element_size()]).amax(dim=-1) <= 0
+    if rows.any():
+        rows &= values.amin(dim=-1) == 0
+    if memo is not None:
+        memo[id(x)] = (x, rows)  # x held, so no other tensor takes its id meanwhile
+    return rows
 
 
 def sd3_clip_rows(x: torch.Tensor) -> int:
     """How many leading rows are CLIP-L||G rows: their columns 2048..4095 are exactly zero in every item."""
     if x.shape[-1] <= SD3_CLIP_WIDTH:
         return 0
-    tail_zero = (x[..., SD3_CLIP_WIDTH:].abs().amax(dim=-1) == 0).all(dim=0)  # [T]
+    tail_zero = _zero_rows(x[..., SD3_CLIP_WIDTH:]).all(dim=0)  # [T]
     if bool(tail_zero.all()):
         return x.shape[1]
     return int(tail_zero.to(torch.int8).argmin())  # first row with a non-zero tail
@@ -147,11 +180,11 @@ _OWN_KEYS = {"conditioning_llama3": ("hidream",), "conditioning_byt5small": ("hu
              "unprocessed_ltxav_embeds": ("ltx2",), "image_slots": ("qwen_image21",)}
 
 
-def _has_marks(family: Family, x: torch.Tensor, extras: dict) -> bool:
+def _has_marks(family: Family, x: torch.Tensor, extras: dict, owners_of_keys: list[tuple[str, ...]]) -> bool:
     """Whether an entry of a width the family makes can come from it, by the marks its text encoder leaves:
-    the pooled vector (its width, or none), keys only some encoders write, text masks, zeroed padding,
-    77-token chunks."""
-    if any(key in extras and family.name not in owners for key, owners in _OWN_KEYS.items()):
+    the pooled vector (its width, or none), keys only some encoders write (owners_of_keys: the owners of
+    each such key the entry has), text masks, zeroed padding, 77-token chunks. Tensor values are read last."""
+    if any(family.name not in owners for owners in owners_of_keys):
         return False
     if family.name == "hidream" and "conditioning_llama3" not in extras:
         return False
@@ -187,7 +220,8 @@ def families_matching(x: torch.Tensor, extras: dict) -> list[str]:
     no text); Z-Image and a Gemma-3 Lumina2.
     """
     width = x.shape[-1]
-    return [f.name for f in FAMILIES.values() if width in f.widths and _has_marks(f, x, extras)]
+    owners_of_keys = [owners for key, owners in _OWN_KEYS.items() if key in extras]
+    return [f.name for f in FAMILIES.values() if width in f.widths and _has_marks(f, x, extras, owners_of_keys)]
 
 
 def ambiguous_with(family: Family, candidates: list[str]) -> list[str]:
@@ -220,9 +254,12 @@ def _text_padding_mask(family: Family | None, extras: dict, batch: int, rows: in
 
 
 def _special_positions(family: Family | None, layout: str, rows: int, device,
-                       text: torch.Tensor | None = None) -> torch.Tensor:
+                       text: torch.Tensor | None = None) -> torch.Tensor | None:
     """Bool [T] (or [B, T] given the text mask): positions whose state does not depend on the prompt (CLIP BOS
-    per chunk, template prefix). A template prefix starts at the first real token (after any left padding)."""
+    per chunk, template prefix), or None where there are none. A template prefix starts at the first real
+    token (after any left padding)."""
+    if layout != "clip" and (family is None or not family.lead):
+        return None
     special = torch.zeros(rows, dtype=torch.bool, device=device)
     if layout == "clip":
         step = CLIP_CHUNK if rows % CLIP_CHUNK == 0 else max(rows, 1)
@@ -255,7 +292,9 @@ def token_selection(x: torch.Tensor, scope: str, family: Family | None = None, e
         padding = _text_padding_mask(family, extras or {}, batch, rows, x.device)
         if padding is not None:
             mask &= padding
-        mask &= ~_special_positions(family, layout, rows, x.device, padding)
+        special = _special_positions(family, layout, rows, x.device, padding)
+        if special is not None:
+            mask &= ~special
     return mask
 
 

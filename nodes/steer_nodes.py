@@ -15,7 +15,8 @@ from ..directions.prompts import CATEGORIES
 from . import folders
 from .build_nodes import transport_with
 from .conditioning import (FAMILIES, FAMILY_CHOICES, POOLED, TOKEN_SCOPES, Family, ambiguous_with, describe_entry,
-                           entries, families_matching, family_label, map_conditioning, pooled_vector, segments)
+                           entries, families_matching, family_label, map_conditioning, pooled_vector,
+                           reading_each_tensor_once, segments)
 from .types import CATEGORY, AlignmentType, SafetyDirectionType
 
 log = logging.getLogger(__name__)
@@ -167,7 +168,8 @@ def steer_entry(x: torch.Tensor, extras: dict, plan: SteerPlan) -> tuple[torch.T
     """One CONDITIONING entry steered: each segment with the direction of its space, the pooled vector with
     its own; a new tensor (and new pooled tensor) with the input's shape, dtype and device."""
     work, missing = [], []
-    for seg in segments(plan.family, x, extras, plan.scope):
+    parts = segments(plan.family, x, extras, plan.scope)
+    for seg in parts:
         d = plan.directions.get(seg.space)
         if d is None:
             missing.append(seg.space)
@@ -201,7 +203,7 @@ def steer_entry(x: torch.Tensor, extras: dict, plan: SteerPlan) -> tuple[torch.T
 
     steered = {seg.space: _steer(seg.view(x), d, seg.mask, plan, gate) for seg, d in work}
     blocks = []
-    for seg in segments(plan.family, x, extras, "all"):  # every row, in order; columns past a segment kept
+    for seg in parts:  # every row, in order; columns past a segment kept
         rows = x[:, seg.start:seg.stop]
         block = steered.get(seg.space, rows[..., :seg.width])
         blocks.append(torch.cat([block, rows[..., seg.width:]], dim=-1) if seg.width < x.shape[-1] else block)
@@ -274,10 +276,11 @@ class ApplySafetySteering(io.ComfyNode):
         steer.check_alpha(strength, "strength")
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
-        resolved = resolve_family(direction, entries(conditioning), family)
-        plan = SteerPlan(resolved, space_directions(direction, resolved), primary_space(direction, resolved),
-                         strength, mode, tokens, float(gate_threshold), bool(steer_pooled), float(gate_fpr))
-        return io.NodeOutput(map_conditioning(conditioning, lambda x, extras: steer_entry(x, extras, plan)))
+        with reading_each_tensor_once():  # family marks and token selection read each tensor's rows once
+            resolved = resolve_family(direction, entries(conditioning), family)
+            plan = SteerPlan(resolved, space_directions(direction, resolved), primary_space(direction, resolved),
+                             strength, mode, tokens, float(gate_threshold), bool(steer_pooled), float(gate_fpr))
+            return io.NodeOutput(map_conditioning(conditioning, lambda x, extras: steer_entry(x, extras, plan)))
 
 
 class CategoryVectorMixer(io.ComfyNode):
