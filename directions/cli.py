@@ -191,7 +191,9 @@ def format_transfer(r: dict) -> str:
         f"{'':<34}{'native':>10}{'transported':>13}{'random':>10}",
         _row("held-out AUROC", [r[s]["auroc"] for s in SIDES], ".3f"),
         *([_row(f"category top-1 (chance {r['native']['category_chance']:.2f})",
-               [r["native"]["category_top1"], r["transported"]["category_top1"], None], ".3f")]
+               [r["native"]["category_top1"], r["transported"]["category_top1"], None], ".3f"),
+            _row("category top-1 by deviation from global",
+                 [r["native"]["category_top1_deviation"], r["transported"]["category_top1_deviation"], None], ".3f")]
           if r["native"].get("category_top1") is not None else []),
         _row(f"strength at preservation {b['preservation_target']:g}", [b[s]["matched"]["alpha"] for s in SIDES], ".2f"),
         _row(f"text ASR there ({b['mode']})", [b[s]["matched"]["text_asr"] for s in SIDES], ".3f"),
@@ -215,6 +217,8 @@ def _format_eval_set(name: str, e: dict) -> list[str]:
         _row("  AUROC", [e[s]["auroc"] for s in SIDES], ".3f"),
         _row(f"  category top-1 (chance {e['native']['category_chance'] or 0:.2f})",
             [e["native"]["category_top1"], e["transported"]["category_top1"], None], ".3f"),
+        _row("  top-1 by deviation from global",
+            [e["native"]["category_top1_deviation"], e["transported"]["category_top1_deviation"], None], ".3f"),
         _row("  text ASR at shipped strength", [b[s]["at_shipped_strength"]["text_asr"] for s in SIDES], ".3f"),
         _row("  benign preservation there", [b[s]["at_shipped_strength"]["benign_preservation"] for s in SIDES], ".3f"),
         _row(f"  text ASR at preservation {b['preservation_target']:g}", [b[s]["matched"]["text_asr"] for s in SIDES], ".3f"),

@@ -437,11 +437,18 @@ def evaluate_transfer(source: HFEncoder, target: HFEncoder, pairs: Sequence[Prom
         def separation_report(d: SafetyDirection) -> dict:
             per_cat = {c: estimate.separation(d.vectors[c], zu[idx], zs[idx])
                        for c in d.categories if (idx := [i for i, k in enumerate(cats_test) if k == c])}
+            reference = align.calibration_anchors.float()
             top1 = estimate.category_top1({c: d.vectors[c] for c in d.categories}, zu, cats_test,
-                                          reference_z=align.calibration_anchors.float()) if d.categories else None
+                                          reference_z=reference) if d.categories else None
+            # the same vectors scored by their deviations from the global direction (issue 15's lever)
+            top1_dev = estimate.category_top1({c: d.vectors[c] for c in d.categories}, zu, cats_test,
+                                              reference_z=reference, deviation_from=d.vectors[GLOBAL]) \
+                if d.categories else None
             g = d.vectors[GLOBAL]
             return {"auroc": estimate.separation(g, zu, zs), "per_category_auroc": per_cat,
                     "category_top1": top1["top1"] if top1 else None, "category_confusion": top1,
+                    "category_top1_deviation": top1_dev["top1"] if top1_dev else None,
+                    "category_confusion_deviation": top1_dev,
                     "category_chance": 1 / len(d.categories) if d.categories else None,
                     "unit": d.units[GLOBAL], "center": d.centers[GLOBAL],
                     # held-out scores in benign spreads from the benign center: what the report plots
