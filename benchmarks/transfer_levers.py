@@ -3,7 +3,7 @@ anchor-count curves and the levers of issue 15.
 
     CROSSSTEER_CACHE=$PWD/.cache/crosssteer OMP_WAIT_POLICY=PASSIVE \
         .venv/bin/python benchmarks/transfer_levers.py [--directions s2g,g2s] [--no-curves] [--levers vocab,twins]
-        [--json out.json]
+        [--maps svd,procrustes] [--json out.json]
 
 Every row is one `evaluate_transfer` run (directions/pipeline.py) with the independent set
 (directions/data/independent/) as a report-only evaluation set: the directions come from the shipped
@@ -91,6 +91,9 @@ def main() -> int:
     parser.add_argument("--no-curves", action="store_true", help="skip the pair- and anchor-count curves")
     parser.add_argument("--levers", default="", help="comma-separated: " + ", ".join(LEVERS))
     parser.add_argument("--method", default="ridge", help="alignment map of every row")
+    parser.add_argument("--maps", default="", help="comma-separated other maps, one row each (svd, procrustes, whitened, mlp); "
+                                                     "the alignment's held-out R2 on benign anchors is the criterion "
+                                                     "that may choose among them")
     parser.add_argument("--json", help="write every row's summary here")
     args = parser.parse_args()
 
@@ -112,11 +115,14 @@ def main() -> int:
 
         def run(label: str, **kwargs) -> dict:
             started = time.perf_counter()
-            r = evaluate_transfer(source, target, pairs, anchors, method=args.method,
-                                  eval_sets={"independent": independent}, **layers, **kwargs)
+            kwargs = {"method": args.method, **kwargs}
+            r = evaluate_transfer(source, target, pairs, anchors, eval_sets={"independent": independent}, **layers,
+                                  **kwargs)
             sets = {"shipped": summary(r), "independent": summary(r["eval_sets"]["independent"])}
             sets["n_fit_pairs"], sets["n_alignment_anchors"] = r["pairs"]["n_fit"], r["anchors"]["n_alignment"]
-            print(row_text(label, sets), f"  ({time.perf_counter() - started:.0f}s)", flush=True)
+            sets["alignment_r2"] = r["alignment"]["heldout_r2"]
+            print(row_text(label, sets), f"  R2 {sets['alignment_r2']:.3f} ({time.perf_counter() - started:.0f}s)",
+                  flush=True)
             rows[label] = sets
             return r
 
@@ -135,6 +141,8 @@ def main() -> int:
                 run(f"{n} anchors", n_alignment_anchors=n)
         for name in wanted:
             run(f"lever {name}", **lever_args[name])
+        for method in filter(None, args.maps.split(",")):
+            run(f"map {method}", method=method)
         results[f"{source_name} -> {target_name}"] = {"layers": layers, "rows": rows}
     print("\n* = a side never fell to preservation 0.9 (its ASR is the one at the largest strength)")
     if args.json:
