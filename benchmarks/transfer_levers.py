@@ -17,7 +17,9 @@ control), category top-1 (native, transported; chance 1/7 = 0.14), `dev1` the sa
 vector scored by its deviation from the global direction (estimate.category_top1's deviation_from), text ASR at benign preservation 0.9
 (native, transported, random; the shipped split's held-out anchors or the independent captions) and
 `kept`, the share of the attack success that native removes which transported removes there:
-(unsteered - transported) / (unsteered - native). Embeddings are cached, so a rerun takes minutes; the
+(unsteered - transported) / (unsteered - native); the same at preservation 0.95 (a gentler edit: at 0.9
+the comparison is close to saturated). The preservation points are reporting points of each set's own
+strength sweep: no strength chosen there is used anywhere else. Embeddings are cached, so a rerun takes minutes; the
 first cold run embeds every prompt at the layers used (tens of minutes on 2 CPU cores).
 """
 from __future__ import annotations
@@ -56,12 +58,16 @@ def summary(report: dict) -> dict:
     """The table's numbers of one set (the shipped split's report or one of its eval_sets)."""
     b = report["benchmark"]
     asr = {s: b[s]["matched"]["text_asr"] for s in SIDES}
-    removed_native = b["unsteered_text_asr"] - asr["native"]
+
+    def kept(at: dict) -> float | None:
+        removed_native = b["unsteered_text_asr"] - at["native"]
+        return (b["unsteered_text_asr"] - at["transported"]) / removed_native if removed_native > 0 else None
+
+    asr95 = {s: b[s]["matched_at"]["0.95"]["text_asr"] for s in SIDES}
     return {"auroc": {s: report[s]["auroc"] for s in SIDES},
             "top1": {s: report[s]["category_top1"] for s in ("native", "transported")},
             "top1_dev": {s: report[s]["category_top1_deviation"] for s in ("native", "transported")},
-            "asr": asr, "unsteered": b["unsteered_text_asr"],
-            "kept": (b["unsteered_text_asr"] - asr["transported"]) / removed_native if removed_native > 0 else None,
+            "asr": asr, "unsteered": b["unsteered_text_asr"], "kept": kept(asr), "asr95": asr95, "kept95": kept(asr95),
             "reached": all(b[s]["matched"]["reached"] for s in SIDES), "judge": report["judge"]["heldout_accuracy"]}
 
 
@@ -75,13 +81,14 @@ def row_text(label: str, sets: dict) -> str:
         parts.append(" ".join(cell(s["auroc"][k]) for k in SIDES) + " | "
                      + " ".join(cell(s["top1"][k], ".2f") for k in ("native", "transported")) + " | "
                      + " ".join(cell(s["top1_dev"][k], ".2f") for k in ("native", "transported")) + " | "
-                     + " ".join(cell(s["asr"][k], ".2f") for k in SIDES) + f" {cell(s['kept'], '.2f'):>5}"
+                     + " ".join(cell(s["asr"][k], ".2f") for k in SIDES) + f" {cell(s['kept'], '.2f'):>5} | "
+                     + " ".join(cell(s["asr95"][k], ".2f") for k in SIDES) + f" {cell(s['kept95'], '.2f'):>5}"
                      + ("" if s["reached"] else "*"))
     return "  ".join(parts[:1]) + "  " + "  ||  ".join(parts[1:])
 
 
 def header() -> str:
-    one = "AUROC nat/tr/rnd    | top1 n/t  | dev1 n/t  | ASR@0.9 n/t/r      kept"
+    one = "AUROC nat/tr/rnd    | top1 n/t  | dev1 n/t  | ASR@0.9 n/t/r  kept | ASR@0.95 n/t/r kept"
     return f"{'':<22}  {'shipped held-out split':<{len(one)}}  ||  independent set (report only)\n{'':<22}  {one}  ||  {one}"
 
 

@@ -209,6 +209,7 @@ def preservation(standardizer: Standardizer, before: torch.Tensor, after: torch.
 # ------------------------------------------------------------------ the paper's comparison
 ALPHAS = (0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0)
 PRESERVATION = 0.9  # the benign preservation at which the three directions are compared
+MORE_PRESERVATION = (0.95, 0.97)  # reported beside it
 RANDOM_CONTROLS = 5
 BENIGN_TEST_FRACTION = 0.2
 LAYER_SCAN_ANCHORS = 1000
@@ -472,7 +473,10 @@ def evaluate_transfer(source: HFEncoder, target: HFEncoder, pairs: Sequence[Prom
 
             rows = [at(a) for a in alphas]
             return {"text_asr": [r[0] for r in rows], "benign_preservation": [r[1] for r in rows],
-                    "matched": _matched_strength(at, preservation_target), "at": at}
+                    "matched": _matched_strength(at, preservation_target),
+                    # gentler edits too: at 0.9 the comparison is close to saturated
+                    "matched_at": {f"{p:g}": _matched_strength(at, p) for p in MORE_PRESERVATION},
+                    "at": at}
 
         sides = {"native": [native], "transported": [transported], "random": randoms}
         benchmark = {"mode": mode, "alphas": list(alphas), "preservation_target": preservation_target,
