@@ -5,7 +5,9 @@ anchor-count curves and the levers of issue 15.
         .venv/bin/python benchmarks/transfer_levers.py [--directions s2g,g2s] [--no-curves] [--levers vocab,twins]
         [--maps svd,procrustes] [--json out.json]
 
-Every row is one `evaluate_transfer` run (directions/pipeline.py) with the independent set
+Every row is one `evaluate_transfer` run (directions/pipeline.py) on the shipped pairs and the template
+anchors (`load_anchors("templates")`; the "vocab" row is today's default anchors, templates plus the
+category-vocabulary prompts, with the same benign tests), with the independent set
 (directions/data/independent/) as a report-only evaluation set: the directions come from the shipped
 fit pairs, the map from the shipped alignment anchors, the layers from the first (full-data) row of each
 model pair, which chose them as `crosssteer evaluate-transfer` does (the source layer by the fit pairs,
@@ -32,7 +34,7 @@ from pathlib import Path
 
 from crosssteer.directions.encoders import load_encoder
 from crosssteer.directions.pipeline import evaluate_transfer, fit_and_heldout, independent_eval_set
-from crosssteer.directions.prompts import DATA_DIR, load_anchors, load_pairs
+from crosssteer.directions.prompts import load_anchors, load_pairs
 
 MODELS = {"s2g": ("smollm2-135m", "gemma3-270m"), "g2s": ("gemma3-270m", "smollm2-135m")}
 PAIR_CURVE = (35, 70, 140)  # plus all 412 fit pairs: the first row
@@ -46,7 +48,7 @@ def levers(pairs) -> dict[str, dict]:
     words harmlessly; the twins are the safe halves of the shipped FIT pairs (never a held-out or an
     independent pair), reported separately because they were written next to unsafe prompts."""
     fit, _held = fit_and_heldout(pairs)
-    vocab = load_anchors(DATA_DIR / "category_vocab_anchors.jsonl")
+    vocab = load_anchors("category-vocabulary")
     twins = [p.safe for p in fit]
     args = {"vocab": {"extra_anchors": vocab}, "twins": {"extra_anchors": twins},
             "vocab+twins": {"extra_anchors": vocab + twins}}
@@ -96,7 +98,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--directions", default="s2g,g2s", help="s2g = smollm2 -> gemma3, g2s = gemma3 -> smollm2")
     parser.add_argument("--no-curves", action="store_true", help="skip the pair- and anchor-count curves")
-    parser.add_argument("--levers", default="", help="comma-separated: " + ", ".join(LEVERS))
+    parser.add_argument("--levers", default="", help="comma-separated: " + ", ".join(LEVERS) + "; NAME:MAP "
+                                                       "measures the lever with another map")
     parser.add_argument("--method", default="ridge", help="alignment map of every row")
     parser.add_argument("--maps", default="", help="comma-separated other maps, one row each (svd, procrustes, whitened, mlp); "
                                                      "the alignment's held-out R2 on benign anchors is the criterion "
@@ -104,10 +107,12 @@ def main() -> int:
     parser.add_argument("--json", help="write every row's summary here")
     args = parser.parse_args()
 
-    pairs, anchors, independent = load_pairs("default"), load_anchors("default"), independent_eval_set()
+    # the template anchors are every row's base (their 20% held out are the shipped split's benign tests);
+    # the levers add to the alignment anchors only
+    pairs, anchors, independent = load_pairs("default"), load_anchors("templates"), independent_eval_set()
     lever_args = levers(pairs)
-    wanted = [name for name in args.levers.split(",") if name]
-    unknown = sorted(set(wanted) - set(lever_args))
+    wanted = [name for name in args.levers.split(",") if name]  # "vocab" or "vocab:whitened" (with that map)
+    unknown = sorted({name.split(":")[0] for name in wanted} - set(lever_args))
     if unknown:
         parser.error(f"unknown lever(s) {', '.join(unknown)}: use {', '.join(lever_args)}")
     encoders: dict[str, object] = {}
@@ -147,7 +152,8 @@ def main() -> int:
             for n in ANCHOR_CURVE:
                 run(f"{n} anchors", n_alignment_anchors=n)
         for name in wanted:
-            run(f"lever {name}", **lever_args[name])
+            lever, _, method = name.partition(":")
+            run(f"lever {name}", **lever_args[lever], **({"method": method} if method else {}))
         for method in filter(None, args.maps.split(",")):
             run(f"map {method}", method=method)
         results[f"{source_name} -> {target_name}"] = {"layers": layers, "rows": rows}
