@@ -3,7 +3,7 @@ anchor-count curves and the levers of issue 15.
 
     CROSSSTEER_CACHE=$PWD/.cache/crosssteer OMP_WAIT_POLICY=PASSIVE \
         .venv/bin/python benchmarks/transfer_levers.py [--directions s2g,g2s] [--no-curves] [--levers vocab,twins]
-        [--maps svd,procrustes] [--json out.json]
+        [--maps svd,procrustes] [--with vocab] [--json out.json]
 
 Every row is one `evaluate_transfer` run (directions/pipeline.py) on the shipped pairs and the template
 anchors (`load_anchors("templates")`; the "vocab" row is today's default anchors, templates plus the
@@ -100,6 +100,8 @@ def main() -> int:
     parser.add_argument("--no-curves", action="store_true", help="skip the pair- and anchor-count curves")
     parser.add_argument("--levers", default="", help="comma-separated: " + ", ".join(LEVERS) + "; NAME:MAP "
                                                        "measures the lever with another map")
+    parser.add_argument("--with", dest="base_lever", default="", choices=("", *LEVERS),
+                        help="a lever applied to every row (the curves then subset only the template anchors)")
     parser.add_argument("--method", default="ridge", help="alignment map of every row")
     parser.add_argument("--maps", default="", help="comma-separated other maps, one row each (svd, procrustes, whitened, mlp); "
                                                      "the alignment's held-out R2 on benign anchors is the criterion "
@@ -127,7 +129,7 @@ def main() -> int:
 
         def run(label: str, **kwargs) -> dict:
             started = time.perf_counter()
-            kwargs = {"method": args.method, **kwargs}
+            kwargs = {"method": args.method, **(lever_args[args.base_lever] if args.base_lever else {}), **kwargs}
             r = evaluate_transfer(source, target, pairs, anchors, eval_sets={"independent": independent}, **layers,
                                   **kwargs)
             sets = {"shipped": summary(r), "independent": summary(r["eval_sets"]["independent"])}
@@ -140,7 +142,8 @@ def main() -> int:
 
         rows: dict[str, dict] = {}
         layers = {"source_layer": "auto", "target_layer": "auto"}
-        print(f"\n{source_name} -> {target_name}, {args.method} map", flush=True)
+        print(f"\n{source_name} -> {target_name}, {args.method} map"
+              + (f", every row with the {args.base_lever} lever" if args.base_lever else ""), flush=True)
         print(header(), flush=True)
         first = run(f"all ({len(fit_and_heldout(pairs)[0])} pairs)")
         layers = {"source_layer": first["source"]["layer"], "target_layer": first["target"]["layer"]}
