@@ -192,7 +192,7 @@ def format_transfer(r: dict) -> str:
         _row("held-out AUROC", [r[s]["auroc"] for s in SIDES], ".3f"),
         *([_row(f"category top-1 (chance {r['native']['category_chance']:.2f})",
                [r["native"]["category_top1"], r["transported"]["category_top1"], None], ".3f"),
-            _row("category top-1 by deviation from global",
+            _row("top-1 by deviation from global",
                  [r["native"]["category_top1_deviation"], r["transported"]["category_top1_deviation"], None], ".3f")]
           if r["native"].get("category_top1") is not None else []),
         _row(f"strength at preservation {b['preservation_target']:g}", [b[s]["matched"]["alpha"] for s in SIDES], ".2f"),
