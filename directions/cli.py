@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from . import estimate, transport
+from .pipeline import SIDES
 
 
 class _Progress:
@@ -143,12 +144,13 @@ def cmd_evaluate_transfer(args) -> int:
     from .prompts import load_anchors, load_pairs
 
     pairs, anchors = load_pairs(args.pairs), load_anchors(args.anchors)
+    eval_sets = _eval_sets(args)  # bad files fail before models load
     source, target = _encoder(args.source, args), _encoder(args.target, args)
     progress = _Progress(args.quiet)
     report = evaluate_transfer(source, target, pairs, anchors, method=args.method, direction_method=args.direction_method,
                                source_layer=args.source_layer, target_layer=args.target_layer, pooling=args.pooling,
                                seed=args.seed, mode=args.mode, gate_fpr=args.gate_fpr,
-                               preservation_target=args.preservation, progress=progress)
+                               preservation_target=args.preservation, eval_sets=eval_sets, progress=progress)
     progress.done()
     print(format_transfer(report))
     if args.json:
@@ -158,15 +160,27 @@ def cmd_evaluate_transfer(args) -> int:
     return 0
 
 
-SIDES = ("native", "transported", "random")
+def _eval_sets(args) -> dict:
+    """The report-only sets the user asked for: the shipped independent set and/or their own files."""
+    from .pipeline import EvalSet, independent_eval_set
+    from .prompts import load_anchors, load_pairs
+
+    sets = {"independent": independent_eval_set()} if args.eval_set == "independent" else {}
+    if bool(args.eval_pairs) != bool(args.eval_benign):
+        raise ValueError("--eval-pairs and --eval-benign go together: give a pair file and a benign prompt file")
+    if args.eval_pairs:
+        sets[Path(args.eval_pairs).stem] = EvalSet(load_pairs(args.eval_pairs), load_anchors(args.eval_benign),
+                                                   str(args.eval_pairs))
+    return sets
+
+
+def _row(label: str, values: list, spec: str) -> str:
+    """One table row: native, transported, random columns ("-" where a side has no value)."""
+    return f"{label:<34}" + "".join(f"{'-' if v is None else format(v, spec):>{w}}" for v, w in zip(values, (10, 13, 10)))
 
 
 def format_transfer(r: dict) -> str:
     b, j = r["benchmark"], r["judge"]
-
-    def row(label: str, values: list[float], spec: str) -> str:
-        return f"{label:<34}" + "".join(f"{v:>{w}{spec}}" for v, w in zip(values, (10, 13, 10)))
-
     target = r["target"]
     lines = [
         f"{r['source']['model']} (layer {r['source']['layer']}) -> {target['model']} (layer {target['layer']}, "
@@ -175,16 +189,41 @@ def format_transfer(r: dict) -> str:
         f"judge: held-out accuracy {j['heldout_accuracy']:.3f} ({j['n_train_pairs']} training pairs), unsteered "
         f"text ASR {b['unsteered_text_asr']:.3f}, flags {j['benign_flag_rate']:.3f} of benign prompts",
         f"{'':<34}{'native':>10}{'transported':>13}{'random':>10}",
-        row("held-out AUROC", [r[s]["auroc"] for s in SIDES], ".3f"),
-        row(f"strength at preservation {b['preservation_target']:g}", [b[s]["matched"]["alpha"] for s in SIDES], ".2f"),
-        row(f"text ASR there ({b['mode']})", [b[s]["matched"]["text_asr"] for s in SIDES], ".3f"),
-        row(f"gate benign FPR (target {r['native']['gate']['fpr_target']:g})",
+        _row("held-out AUROC", [r[s]["auroc"] for s in SIDES], ".3f"),
+        *([_row(f"category top-1 (chance {r['native']['category_chance']:.2f})",
+               [r["native"]["category_top1"], r["transported"]["category_top1"], None], ".3f"),
+            _row("top-1 by deviation from global",
+                 [r["native"]["category_top1_deviation"], r["transported"]["category_top1_deviation"], None], ".3f")]
+          if r["native"].get("category_top1") is not None else []),
+        _row(f"strength at preservation {b['preservation_target']:g}", [b[s]["matched"]["alpha"] for s in SIDES], ".2f"),
+        _row(f"text ASR there ({b['mode']})", [b[s]["matched"]["text_asr"] for s in SIDES], ".3f"),
+        _row(f"gate benign FPR (target {r['native']['gate']['fpr_target']:g})",
             [r[s]["gate"]["benign_fpr"] for s in SIDES], ".3f"),
         (f"cosine to native {r['transported']['cosine_to_native']:.3f} (random controls: "
          f"{r['random']['cosine_to_native']:.3f}); alignment held-out R2 {r['alignment']['heldout_r2']:.3f}"),
+        *(line for name, e in r.get("eval_sets", {}).items() for line in _format_eval_set(name, e)),
         f"time {r['timings']['total']:.1f}s",
     ]
     return "\n".join(lines)
+
+
+def _format_eval_set(name: str, e: dict) -> list[str]:
+    """The same rows for a report-only set (everything fitted on the shipped data)."""
+    b, j = e["benchmark"], e["judge"]
+    return [
+        f"on {name} (report only, chose nothing): {e['pairs']['n_test']} test pairs, {e['benign']['n']} benign prompts; "
+        f"judge accuracy {j['heldout_accuracy']:.3f} ({j['n_train_pairs']} training pairs), unsteered text ASR "
+        f"{b['unsteered_text_asr']:.3f}",
+        _row("  AUROC", [e[s]["auroc"] for s in SIDES], ".3f"),
+        _row(f"  category top-1 (chance {e['native']['category_chance'] or 0:.2f})",
+            [e["native"]["category_top1"], e["transported"]["category_top1"], None], ".3f"),
+        _row("  top-1 by deviation from global",
+            [e["native"]["category_top1_deviation"], e["transported"]["category_top1_deviation"], None], ".3f"),
+        _row("  text ASR at shipped strength", [b[s]["at_shipped_strength"]["text_asr"] for s in SIDES], ".3f"),
+        _row("  benign preservation there", [b[s]["at_shipped_strength"]["benign_preservation"] for s in SIDES], ".3f"),
+        _row(f"  text ASR at preservation {b['preservation_target']:g}", [b[s]["matched"]["text_asr"] for s in SIDES], ".3f"),
+        _row("  gate benign FPR", [e[s]["gate"]["benign_fpr"] for s in SIDES], ".3f"),
+    ]
 
 
 def cmd_prompts_stats(args) -> int:
@@ -256,6 +295,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--direction-method", choices=estimate.METHODS, default="mean_diff")
     p.add_argument("--seed", type=int, default=None)
     _add_benchmark_args(p)
+    p.add_argument("--eval-set", choices=("shipped", "independent"), default="shipped",
+                   help="independent: also evaluate on the hand-written independent pairs and captions "
+                        "(data/independent/), report only: everything is still fitted on --pairs/--anchors")
+    p.add_argument("--eval-pairs", help="also evaluate on this pair file (report only; with --eval-benign)")
+    p.add_argument("--eval-benign", help="benign prompts for --eval-pairs (preservation, gate FPR)")
     p.add_argument("--json", help="write the full report here")
     p.set_defaults(run=cmd_evaluate_transfer)
 

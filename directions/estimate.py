@@ -226,8 +226,14 @@ def category_top1(
     unsafe_z: torch.Tensor,
     categories: Sequence[str],
     reference_z: torch.Tensor | None = None,
+    deviation_from: torch.Tensor | None = None,
 ) -> dict:
     """How often an unsafe prompt's most unsafe-looking category vector is its own category.
+
+    With `deviation_from` (the global direction), each category vector is first replaced by its part
+    orthogonal to it: what tells the categories apart, without the share of "unsafe in general" that
+    they all carry in different amounts (which otherwise lets the vector with the most of it win for
+    every unsafe prompt).
 
     The safe twin is unknown at use time, so each unsafe prompt is judged by its own scores: along each
     category vector k, s_k = (z @ d_k - center_k) / unit_k, where center_k / unit_k are the mean / std of
@@ -247,6 +253,14 @@ def category_top1(
         )
     device = unsafe_z.device
     d = torch.stack([vectors[n].detach().to(device, torch.float32) for n in names], dim=1)  # [D, K]
+    if deviation_from is not None:
+        g = deviation_from.detach().to(device, torch.float32).flatten()
+        if g.shape[0] != d.shape[0] or not g.norm() > 0:
+            raise DirectionError(f"category_top1: deviation_from must be a non-zero [{d.shape[0]}] vector")
+        g = g / g.norm()
+        d = d - g[:, None] * (g @ d)[None, :]
+        if not (d.norm(dim=0) > 1e-6).all():
+            raise DirectionError("category_top1: a category vector is parallel to the global direction")
     if d.shape[0] != unsafe_z.shape[1]:
         raise DirectionError(
             f"category_top1: the vectors are {d.shape[0]} wide but the embeddings are {unsafe_z.shape[1]} wide"

@@ -26,7 +26,11 @@ SPLITS = ("fit", "heldout")
 
 DATA_DIR = Path(__file__).parent / "data"
 SHIPPED_PAIR_FILES = {"default": "pairs.jsonl"}
-SHIPPED_ANCHOR_FILES = {"default": "anchors.jsonl"}
+SHIPPED_ANCHOR_FILES = {"templates": "anchors.jsonl", "category-vocabulary": "category_vocab_anchors.jsonl"}
+# The default anchors (what Extract, Fit and the demo use unless told otherwise): the template anchors plus
+# benign prompts in the categories' own vocabulary, which give the map data near the safety direction
+# (issue 15; benchmarks/transfer_levers.py measured it on the shipped split and the independent set).
+DEFAULT_ANCHORS = ("templates", "category-vocabulary")
 
 MAX_LINE_CHARS = 20_000
 # A few million prompts; a bigger file is not a prompt set, and reading it would hold gigabytes in memory.
@@ -228,8 +232,10 @@ def shipped_pair_sets() -> list[str]:
 
 
 def shipped_anchor_sets() -> list[str]:
-    """Names of the anchor sets shipped with the pack (only those whose data file is present)."""
-    return [name for name, file in SHIPPED_ANCHOR_FILES.items() if (DATA_DIR / file).is_file()]
+    """Names of the anchor sets shipped with the pack (only those whose data file is present); "default"
+    joins DEFAULT_ANCHORS."""
+    present = [name for name, file in SHIPPED_ANCHOR_FILES.items() if (DATA_DIR / file).is_file()]
+    return (["default"] if set(DEFAULT_ANCHORS) <= set(present) else []) + present
 
 
 def _resolve(source: str | os.PathLike, shipped: Mapping[str, str], extensions: Sequence[str], kind: str) -> Path:
@@ -342,8 +348,11 @@ def _plural(count: int, noun: str) -> str:
 
 def load_anchors(source: str | os.PathLike) -> list[str]:
     """Benign anchor prompts from a shipped set name or a .jsonl/.json ({"text": ...}), .csv ("text"
-    column) or .txt (one per line) file. Exact duplicates are dropped, first occurrence kept."""
-    path = _resolve(source, SHIPPED_ANCHOR_FILES, ANCHOR_EXTENSIONS, "anchors")
+    column) or .txt (one per line) file. Exact duplicates are dropped, first occurrence kept.
+    "default" is the shipped sets of DEFAULT_ANCHORS one after the other (the template anchors first)."""
+    if isinstance(source, str) and source == "default":
+        return list(dict.fromkeys(text for name in DEFAULT_ANCHORS for text in load_anchors(name)))
+    path = _resolve(source, {"default": "", **SHIPPED_ANCHOR_FILES}, ANCHOR_EXTENSIONS, "anchors")  # "default" is above
     suffix = path.suffix.lower()
     lines = _read_lines(path)
     if suffix == ".txt":

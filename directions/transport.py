@@ -26,13 +26,15 @@ import torch.nn.functional as F
 
 from .space import Standardizer
 
-METHODS = ("ridge", "svd", "procrustes", "mlp")
+METHODS = ("ridge", "svd", "procrustes", "whitened", "mlp")
 MIN_ANCHORS = 16
 CALIBRATION_ANCHORS = 512
 # Ridge penalties as multiples of the number of fit anchors: with z-scored inputs the Gram matrix's mean
 # eigenvalue is N, so these are penalties relative to the data (1e-5: almost OLS, 1e3: almost zero).
 LAMBDA_GRID = tuple(10.0 ** (k / 2) for k in range(-10, 7))
 RANK_GRID = (8, 16, 32, 64, 128)
+# Shrinkage of the whitened map's covariances toward the identity (share of the identity's weight).
+SHRINK_GRID = (0.01, 0.03, 0.1, 0.3, 1.0)
 RANDOM_PAIRS = 256
 
 
@@ -304,6 +306,53 @@ class ProcrustesMap(AlignmentMap):
         return cls(scale * rotation, {"rank": int(min(basis_s.shape[1], basis_t.shape[1])), "scale": scale})
 
 
+def _inverse_sqrt_and_sqrt(z: torch.Tensor, shrink: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """C^(-1/2) and C^(1/2) of the shrunk covariance C = (1 - shrink) Z^T Z / N + shrink I (z-scored Z)."""
+    c = (1 - shrink) * (z.T @ z) / z.shape[0] + shrink * torch.eye(z.shape[1], dtype=z.dtype)
+    e, v = torch.linalg.eigh(c)
+    e = e.clamp_min(1e-12)
+    return (v * e.rsqrt()) @ v.T, (v * e.sqrt()) @ v.T
+
+
+def _whitened_weight(s64: torch.Tensor, t64: torch.Tensor, shrink: float) -> torch.Tensor:
+    """W = C_t^(1/2) s R C_s^(-1/2): both sides whitened, rotated onto each other (Procrustes), the
+    target's covariance put back; s the least-squares scale in the whitened space."""
+    inv_s, _ = _inverse_sqrt_and_sqrt(s64, shrink)
+    inv_t, sqrt_t = _inverse_sqrt_and_sqrt(t64, shrink)
+    ws, wt = s64 @ inv_s, t64 @ inv_t
+    u, _, vh = torch.linalg.svd(ws.T @ wt, full_matrices=False)
+    rotation = u @ vh  # [Ds, Dt]
+    mapped = ws @ rotation
+    scale = float((mapped * wt).sum() / (mapped**2).sum().clamp_min(1e-30))
+    return (inv_s @ rotation @ sqrt_t).T * scale
+
+
+class WhitenedProcrustesMap(AlignmentMap):
+    """Whitened Procrustes (CCA with every canonical correlation set equal): z_t ~ C_t^(1/2) s R C_s^(-1/2) z_s,
+    the covariances shrunk toward the identity by the share of SHRINK_GRID with the least k-fold
+    validation error on the (benign) anchors, unless `shrink` is given."""
+
+    method = "whitened"
+    defaults: ClassVar[dict[str, Any]] = {"shrink": None, "folds": 5}
+
+    @classmethod
+    def fit(cls, z_s: torch.Tensor, z_t: torch.Tensor, seed: int = 0, **options: Any) -> WhitenedProcrustesMap:
+        opts = cls._options(options)
+        s64, t64 = z_s.to(torch.float64), z_t.to(torch.float64)
+        shrink = opts["shrink"]
+        if shrink is None:
+            ids, folds = _fold_ids(s64.shape[0], int(opts["folds"]), seed)
+
+            def error(share: float) -> float:
+                return sum(float(((s64[ids == f] @ _whitened_weight(s64[ids != f], t64[ids != f], share).T
+                                   - t64[ids == f]) ** 2).sum()) for f in range(folds))
+
+            shrink = min(SHRINK_GRID, key=error)
+        elif not 0 < float(shrink) <= 1:
+            raise AlignmentError(f"shrink must be in (0, 1], got {shrink}: leave it out to choose it by cross-validation")
+        return cls(_whitened_weight(s64, t64, float(shrink)), {"shrink": float(shrink)})
+
+
 class MLPMap(AlignmentMap):
     """predict(z) = ridge(z) + W2 gelu(W1 z + b1) + b2; the residual MLP is trained with early stopping."""
 
@@ -397,6 +446,7 @@ _MAP_CLASSES: dict[str, type[AlignmentMap]] = {
     "ridge": RidgeMap,
     "svd": ReducedRankMap,
     "procrustes": ProcrustesMap,
+    "whitened": WhitenedProcrustesMap,
     "mlp": MLPMap,
 }
 

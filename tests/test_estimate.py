@@ -200,6 +200,29 @@ def test_category_top1_on_separated_categories():
         assert len(result["confusion"]) == len(CATEGORIES) and all(len(r) == len(CATEGORIES) for r in result["confusion"])
 
 
+def test_category_top1_deviation_undoes_the_collapse_onto_one_category():
+    """Every unsafe prompt carries a large common "unsafe" component and a small one of its own category;
+    the shocking vector holds three times the others' share of the common part, so plain scores call
+    nearly everything shocking (the collapse seen in the real confusion matrices). Scored by their
+    deviations from the global direction, the categories come apart."""
+    basis = orthonormal(len(CATEGORIES) + 1, seed=21)
+    common, own = basis[0], basis[1:]
+    share = {c: 3.0 if c == "shocking" else 1.0 for c in CATEGORIES}
+    vectors = {"global": common} | {c: unit(share[c] * common + own[k]) for k, c in enumerate(CATEGORIES)}
+    g = torch.Generator().manual_seed(22)
+    labels = [c for c in CATEGORIES for _ in range(20)]
+    unsafe = torch.randn(len(labels), D, generator=g) * 0.3
+    unsafe -= 8.0 * common + 1.5 * torch.stack([own[CATEGORIES.index(c)] for c in labels])
+    benign = torch.randn(300, D, generator=g) * 0.5
+    plain = category_top1(vectors, unsafe, labels, reference_z=benign)
+    predicted_shocking = sum(row[CATEGORIES.index("shocking")] for row in plain["confusion"])
+    assert plain["top1"] < 0.3 and predicted_shocking > 0.8 * len(labels)
+    deviation = category_top1(vectors, unsafe, labels, reference_z=benign, deviation_from=vectors["global"])
+    assert deviation["top1"] > 0.9
+    with pytest.raises(DirectionError, match="parallel to the global direction"):
+        category_top1({"global": common, "hate": common, "sexual": own[0]}, unsafe, labels, deviation_from=common)
+
+
 def test_category_top1_leaves_out_prompts_without_a_vector():
     truth = orthonormal(2, seed=13)
     vectors = {"global": unit(truth.sum(0)), "hate": truth[0], "violence": truth[1]}

@@ -19,7 +19,7 @@ import torch
 from crosssteer.directions import cli
 from crosssteer.directions.artifact import SafetyDirection, load_alignment
 from crosssteer.directions.encoders import EmbeddingCache, cache_root
-from crosssteer.directions.pipeline import evaluate_transfer, extract_direction
+from crosssteer.directions.pipeline import EvalSet, evaluate_transfer, extract_direction, independent_eval_set
 from crosssteer.directions.prompts import CATEGORIES, load_anchors, load_pairs
 
 pytestmark = pytest.mark.slow
@@ -34,12 +34,7 @@ MIN_HELDOUT_AUROC = 0.8
 @pytest.fixture(scope="module")
 def pairs():
     """The first 12 shipped pairs of each category, in file order, with their own split."""
-    taken: Counter = Counter()
-    subset = []
-    for pair in load_pairs("default"):
-        if taken[pair.category] < PER_CATEGORY:
-            taken[pair.category] += 1
-            subset.append(pair)
+    subset = _first_per_category(load_pairs("default"), PER_CATEGORY)
     assert {(p.category, p.split) for p in subset} == {(c, s) for c in CATEGORIES for s in ("fit", "heldout")}
     return subset
 
@@ -100,8 +95,13 @@ def test_extract_direction_separates_heldout_pairs(direction, pairs, tmp_path):
     assert (loaded.units, loaded.centers) == (direction.units, direction.centers)
 
 
-def test_evaluate_transfer_report(source, target, pairs, anchors, tmp_path):
-    report = evaluate_transfer(source, target, pairs, anchors, source_layer=SOURCE_LAYER, target_layer=TARGET_LAYER)
+@pytest.fixture(scope="module")
+def report(source, target, pairs, anchors):
+    """The benchmark on the slice, shipped split only."""
+    return evaluate_transfer(source, target, pairs, anchors, source_layer=SOURCE_LAYER, target_layer=TARGET_LAYER)
+
+
+def test_evaluate_transfer_report(report, pairs, tmp_path):
     json.dumps(report, allow_nan=False)  # the CLI writes it as JSON
     native, moved, bench = report["native"], report["transported"], report["benchmark"]
     assert (report["source"]["layer"], report["target"]["layer"]) == (SOURCE_LAYER, TARGET_LAYER)
@@ -185,7 +185,87 @@ def test_target_layer_and_alignment_never_depend_on_the_pairs(source, target, pa
     assert first["native"]["auroc"] != second["native"]["auroc"]  # the pairs did change what they may change
 
 
+class _RecordingEncoder:
+    """The real encoder, with every list of texts it is asked to embed written down in order."""
+
+    def __init__(self, encoder):
+        self._encoder, self.calls = encoder, []
+
+    def __getattr__(self, name):
+        return getattr(self._encoder, name)
+
+    def embed_layers(self, texts, *args, **kwargs):
+        self.calls.append(list(texts))
+        return self._encoder.embed_layers(texts, *args, **kwargs)
+
+
+def _first_per_category(pairs, n):
+    taken: Counter = Counter()
+    subset = []
+    for pair in pairs:
+        if taken[pair.category] < n:
+            taken[pair.category] += 1
+            subset.append(pair)
+    return subset
+
+
+def test_independent_set_is_evaluated_and_chooses_nothing(source, target, pairs, anchors, report):
+    """--eval-set independent: the hand-written independent pairs and captions (a small slice here) are
+    evaluated beside the shipped split, and nothing fitted changes: the shipped part of the report is the
+    same number for number as without them, the source model never sees them, and the target embeds them
+    only after everything was fitted."""
+    full = independent_eval_set()
+    assert len(full.pairs) == 229 and len(full.benign) == 634 and {p.split for p in full.pairs} == {"heldout"}
+    small = EvalSet(_first_per_category(full.pairs, 5), full.benign[:80], full.origin)
+    watched_source, watched_target = _RecordingEncoder(source), _RecordingEncoder(target)
+    both = evaluate_transfer(watched_source, watched_target, pairs, anchors, source_layer=SOURCE_LAYER,
+                             target_layer=TARGET_LAYER, eval_sets={"independent": small})
+    json.dumps(both, allow_nan=False)
+
+    shipped = {k: v for k, v in both.items() if k not in ("eval_sets", "timings")}
+    assert shipped == {k: v for k, v in report.items() if k != "timings"} | {"alignment": shipped["alignment"]}
+    assert both["alignment"] == {**report["alignment"], "seconds": both["alignment"]["seconds"]}
+
+    eval_texts = {t for p in small.pairs for t in (p.unsafe, p.safe)} | set(small.benign)
+    assert not any(eval_texts & set(call) for call in watched_source.calls)
+    touched = [i for i, call in enumerate(watched_target.calls) if eval_texts & set(call)]
+    assert touched == [len(watched_target.calls) - 2, len(watched_target.calls) - 1]  # the last two: pairs, captions
+    assert set(watched_target.calls[-2]) | set(watched_target.calls[-1]) == eval_texts
+
+    ind = both["eval_sets"]["independent"]
+    assert "chose nothing" in ind["role"] and ind["origin"] == "directions/data/independent"
+    assert ind["pairs"]["n"] == 35 and ind["pairs"]["n_judge"] + ind["pairs"]["n_test"] == 35
+    assert ind["benign"]["n"] == 80 and ind["judge"]["n_train_pairs"] == ind["pairs"]["n_judge"]
+    for side in ("native", "transported"):
+        assert 0.0 <= ind[side]["auroc"] <= 1.0 and ind[side]["category_chance"] == pytest.approx(1 / 7)
+        assert len(ind[side]["scores"]["unsafe"]) == ind["pairs"]["n_test"]
+    assert ind["native"]["auroc"] != report["native"]["auroc"]  # other test pairs, other numbers
+    for side in ("native", "transported", "random"):
+        bench = ind["benchmark"][side]
+        # the strength the shipped split matched, measured on the independent captions; no strength chosen here
+        assert bench["at_shipped_strength"]["alpha"] == report["benchmark"][side]["matched"]["alpha"]
+        assert bench["benign_preservation"][0] == pytest.approx(1.0, abs=1e-5)
+    assert ind["benchmark"]["native"]["at_shipped_strength"]["text_asr"] < ind["benchmark"]["unsteered_text_asr"]
+
+
 # ------------------------------------------------------------------ the command line
+def test_cli_eval_set_options(tmp_path):
+    """--eval-set independent loads the shipped independent files; --eval-pairs needs --eval-benign."""
+    parser = cli.build_parser()
+    common = ["evaluate-transfer", "--source", "smollm2-135m", "--target", "gemma3-270m"]
+    sets = cli._eval_sets(parser.parse_args([*common, "--eval-set", "independent"]))
+    assert list(sets) == ["independent"] and len(sets["independent"].pairs) == 229
+    assert cli._eval_sets(parser.parse_args(common)) == {}
+    pairs_file = _write_jsonl(tmp_path / "mine.jsonl", [{"category": "violence", "unsafe": "a knife fight",
+                                                          "safe": "a pillow fight"}])
+    with pytest.raises(ValueError, match="--eval-pairs and --eval-benign go together"):
+        cli._eval_sets(parser.parse_args([*common, "--eval-pairs", str(pairs_file)]))
+    benign_file = tmp_path / "benign.txt"
+    benign_file.write_text("a quiet lake\na red bicycle\n")
+    sets = cli._eval_sets(parser.parse_args([*common, "--eval-pairs", str(pairs_file), "--eval-benign", str(benign_file)]))
+    assert list(sets) == ["mine"] and sets["mine"].benign == ["a quiet lake", "a red bicycle"]
+
+
 def _write_jsonl(path: Path, records: list[dict]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     return path

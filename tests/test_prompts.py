@@ -421,3 +421,16 @@ def test_shipped_anchors():
         pytest.skip("directions/data/anchors.jsonl is not there yet")
     assert "default" in P.shipped_anchor_sets()
     assert len(P.load_anchors("default")) >= 3000
+
+
+def test_default_anchors_are_the_templates_then_the_category_vocabulary():
+    """Issue 15: the benign prompts in the categories' own words joined the default anchors (they closed
+    most of the transport gap on both evaluation sets); the template anchors come first, so the first
+    512 (the native calibration) are what they were."""
+    templates, vocabulary = P.load_anchors("templates"), P.load_anchors("category-vocabulary")
+    default = P.load_anchors("default")
+    assert P.shipped_anchor_sets() == ["default", "templates", "category-vocabulary"]
+    assert default == templates + [t for t in vocabulary if t not in set(templates)]
+    assert len(vocabulary) >= 500 and len(default) > len(templates)
+    with pytest.raises(P.PromptFileError, match="shipped anchors set \\(default, templates"):
+        P.load_anchors("defualt")

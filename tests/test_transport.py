@@ -13,6 +13,7 @@ from crosssteer.directions.transport import (
     AlignmentMap,
     MLPMap,
     RidgeMap,
+    SHRINK_GRID,
     calibrate,
     cosine,
     fit_alignment,
@@ -108,6 +109,22 @@ def test_procrustes_goes_through_pca_when_widths_differ():
     fit = fit_alignment(x, y, method="procrustes")
     assert fit.report.rank == 48
     assert mean_transport_cosine(q, fit) > 0.8
+
+
+def test_whitened_procrustes_recovers_any_invertible_map_that_plain_procrustes_cannot():
+    """y = W x with a generic square W: whitened on both sides, W is a rotation (C_t^-1/2 W C_s^1/2 is
+    orthogonal), so the whitened map recovers it; a plain rotation of the z-scored spaces cannot."""
+    g = gen(6)
+    x = torch.randn(800, 48, generator=g) @ (torch.eye(48) + 0.5 * torch.randn(48, 48, generator=g) / math.sqrt(48))
+    w = torch.randn(48, 48, generator=g) / math.sqrt(48)
+    y = x @ w.T + 0.02 * torch.randn(800, 48, generator=g)
+    whitened, plain = fit_alignment(x, y, method="whitened"), fit_alignment(x, y, method="procrustes")
+    assert whitened.report.heldout_r2 > 0.95 and mean_transport_cosine(w, whitened) > 0.95
+    assert plain.report.heldout_r2 < whitened.report.heldout_r2 - 0.2
+    assert fit_alignment(x, y, method="whitened").map.info["shrink"] in SHRINK_GRID  # chosen on the anchors
+    assert fit_alignment(x, y, method="whitened", shrink=0.5).map.info["shrink"] == 0.5
+    with pytest.raises(AlignmentError, match="shrink must be in"):
+        fit_alignment(x, y, method="whitened", shrink=0)
 
 
 def test_mlp_matches_ridge_on_a_linear_map():
@@ -289,7 +306,7 @@ def test_errors_say_what_is_wrong_and_what_to_do():
     bad[7, 3] = float("nan")
     with pytest.raises(AlignmentError, match="target anchors contain NaN or infinite values in 1 row"):
         fit_alignment(x, bad)
-    with pytest.raises(AlignmentError, match="unknown alignment method 'cca': use one of ridge, svd, procrustes, mlp"):
+    with pytest.raises(AlignmentError, match="unknown alignment method 'cca': use one of ridge, svd, procrustes, whitened, mlp"):
         fit_alignment(x, y, method="cca")
     with pytest.raises(AlignmentError, match="unknown option"):
         fit_alignment(x, y, method="procrustes", rank=3)

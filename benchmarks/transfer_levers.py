@@ -1,0 +1,170 @@
+"""Transfer on the shipped held-out split and on the independent set, side by side, with the pair- and
+anchor-count curves and the levers of issue 15.
+
+    CROSSSTEER_CACHE=$PWD/.cache/crosssteer OMP_WAIT_POLICY=PASSIVE \
+        .venv/bin/python benchmarks/transfer_levers.py [--directions s2g,g2s] [--no-curves] [--levers vocab,twins]
+        [--maps svd,procrustes] [--with vocab] [--json out.json]
+
+Every row is one `evaluate_transfer` run (directions/pipeline.py) on the shipped pairs and the template
+anchors (`load_anchors("templates")`; the "vocab" row is today's default anchors, templates plus the
+category-vocabulary prompts, with the same benign tests), with the independent set
+(directions/data/independent/) as a report-only evaluation set: the directions come from the shipped
+fit pairs, the map from the shipped alignment anchors, the layers from the first (full-data) row of each
+model pair, which chose them as `crosssteer evaluate-transfer` does (the source layer by the fit pairs,
+the target layer by the benign-only alignment rule); the curve and lever rows keep those layers, so a row
+differs from the first only in what it names. The independent set chooses nothing.
+
+Columns, for each set: AUROC of the global direction on the test pairs (native, transported, random
+control), category top-1 (native, transported; chance 1/7 = 0.14), `dev1` the same with each category
+vector scored by its deviation from the global direction (estimate.category_top1's deviation_from), text ASR at benign preservation 0.9
+(native, transported, random; the shipped split's held-out anchors or the independent captions) and
+`kept`, the share of the attack success that native removes which transported removes there:
+(unsteered - transported) / (unsteered - native); the same at preservation 0.95 (a gentler edit: at 0.9
+the comparison is close to saturated). The preservation points are reporting points of each set's own
+strength sweep: no strength chosen there is used anywhere else. Embeddings are cached, so a rerun takes minutes; the
+first cold run embeds every prompt at the layers used (tens of minutes on 2 CPU cores).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from crosssteer.directions.encoders import load_encoder
+from crosssteer.directions.pipeline import evaluate_transfer, fit_and_heldout, independent_eval_set
+from crosssteer.directions.prompts import load_anchors, load_pairs
+
+MODELS = {"s2g": ("smollm2-135m", "gemma3-270m"), "g2s": ("gemma3-270m", "smollm2-135m")}
+PAIR_CURVE = (35, 70, 140)  # plus all 412 fit pairs: the first row
+ANCHOR_CURVE = (250, 500, 1000, 2000)  # plus all 2,769 alignment anchors: the first row
+SIDES = ("native", "transported", "random")
+LEVERS = ("vocab", "twins", "vocab+twins")
+
+
+def levers(pairs) -> dict[str, dict]:
+    """Each lever's evaluate_transfer arguments. Benign only: the vocabulary anchors use the categories'
+    words harmlessly; the twins are the safe halves of the shipped FIT pairs (never a held-out or an
+    independent pair), reported separately because they were written next to unsafe prompts."""
+    fit, _held = fit_and_heldout(pairs)
+    vocab = load_anchors("category-vocabulary")
+    twins = [p.safe for p in fit]
+    args = {"vocab": {"extra_anchors": vocab}, "twins": {"extra_anchors": twins},
+            "vocab+twins": {"extra_anchors": vocab + twins}}
+    assert tuple(args) == LEVERS
+    return args
+
+
+def summary(report: dict) -> dict:
+    """The table's numbers of one set (the shipped split's report or one of its eval_sets)."""
+    b = report["benchmark"]
+    asr = {s: b[s]["matched"]["text_asr"] for s in SIDES}
+
+    def kept(at: dict) -> float | None:
+        removed_native = b["unsteered_text_asr"] - at["native"]
+        return (b["unsteered_text_asr"] - at["transported"]) / removed_native if removed_native > 0 else None
+
+    asr95 = {s: b[s]["matched_at"]["0.95"]["text_asr"] for s in SIDES}
+    return {"auroc": {s: report[s]["auroc"] for s in SIDES},
+            "top1": {s: report[s]["category_top1"] for s in ("native", "transported")},
+            "top1_dev": {s: report[s]["category_top1_deviation"] for s in ("native", "transported")},
+            "asr": asr, "unsteered": b["unsteered_text_asr"], "kept": kept(asr), "asr95": asr95, "kept95": kept(asr95),
+            "reached": all(b[s]["matched"]["reached"] for s in SIDES), "judge": report["judge"]["heldout_accuracy"]}
+
+
+def row_text(label: str, sets: dict) -> str:
+    def cell(v, spec=".3f"):
+        return "-" if v is None else format(v, spec)
+
+    parts = [f"{label:<22}"]
+    for name in ("shipped", "independent"):
+        s = sets[name]
+        parts.append(" ".join(cell(s["auroc"][k]) for k in SIDES) + " | "
+                     + " ".join(cell(s["top1"][k], ".2f") for k in ("native", "transported")) + " | "
+                     + " ".join(cell(s["top1_dev"][k], ".2f") for k in ("native", "transported")) + " | "
+                     + " ".join(cell(s["asr"][k], ".2f") for k in SIDES) + f" {cell(s['kept'], '.2f'):>5} | "
+                     + " ".join(cell(s["asr95"][k], ".2f") for k in SIDES) + f" {cell(s['kept95'], '.2f'):>5}"
+                     + ("" if s["reached"] else "*"))
+    return "  ".join(parts[:1]) + "  " + "  ||  ".join(parts[1:])
+
+
+def header() -> str:
+    one = "AUROC nat/tr/rnd    | top1 n/t  | dev1 n/t  | ASR@0.9 n/t/r  kept | ASR@0.95 n/t/r kept"
+    return f"{'':<22}  {'shipped held-out split':<{len(one)}}  ||  independent set (report only)\n{'':<22}  {one}  ||  {one}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--directions", default="s2g,g2s", help="s2g = smollm2 -> gemma3, g2s = gemma3 -> smollm2")
+    parser.add_argument("--no-curves", action="store_true", help="skip the pair- and anchor-count curves")
+    parser.add_argument("--levers", default="", help="comma-separated: " + ", ".join(LEVERS) + "; NAME:MAP "
+                                                       "measures the lever with another map")
+    parser.add_argument("--with", dest="base_lever", default="", choices=("", *LEVERS),
+                        help="a lever applied to every row (the curves then subset only the template anchors)")
+    parser.add_argument("--method", default="ridge", help="alignment map of every row")
+    parser.add_argument("--maps", default="", help="comma-separated other maps, one row each (svd, procrustes, whitened, mlp); "
+                                                     "the alignment's held-out R2 on benign anchors is the criterion "
+                                                     "that may choose among them")
+    parser.add_argument("--json", help="write every row's summary here")
+    args = parser.parse_args()
+
+    # the template anchors are every row's base (their 20% held out are the shipped split's benign tests);
+    # the levers add to the alignment anchors only
+    pairs, anchors, independent = load_pairs("default"), load_anchors("templates"), independent_eval_set()
+    lever_args = levers(pairs)
+    wanted = [name for name in args.levers.split(",") if name]  # "vocab" or "vocab:whitened" (with that map)
+    unknown = sorted({name.split(":")[0] for name in wanted} - set(lever_args))
+    if unknown:
+        parser.error(f"unknown lever(s) {', '.join(unknown)}: use {', '.join(lever_args)}")
+    encoders: dict[str, object] = {}
+    results = {}
+    for key in args.directions.split(","):
+        source_name, target_name = MODELS[key]
+        for name in (source_name, target_name):
+            if name not in encoders:
+                print(f"loading {name} ...", file=sys.stderr)
+                encoders[name] = load_encoder(name)
+        source, target = encoders[source_name], encoders[target_name]
+
+        def run(label: str, **kwargs) -> dict:
+            started = time.perf_counter()
+            kwargs = {"method": args.method, **(lever_args[args.base_lever] if args.base_lever else {}), **kwargs}
+            r = evaluate_transfer(source, target, pairs, anchors, eval_sets={"independent": independent}, **layers,
+                                  **kwargs)
+            sets = {"shipped": summary(r), "independent": summary(r["eval_sets"]["independent"])}
+            sets["n_fit_pairs"], sets["n_alignment_anchors"] = r["pairs"]["n_fit"], r["anchors"]["n_alignment"]
+            sets["alignment_r2"] = r["alignment"]["heldout_r2"]
+            print(row_text(label, sets), f"  R2 {sets['alignment_r2']:.3f} ({time.perf_counter() - started:.0f}s)",
+                  flush=True)
+            rows[label] = sets
+            return r
+
+        rows: dict[str, dict] = {}
+        layers = {"source_layer": "auto", "target_layer": "auto"}
+        print(f"\n{source_name} -> {target_name}, {args.method} map"
+              + (f", every row with the {args.base_lever} lever" if args.base_lever else ""), flush=True)
+        print(header(), flush=True)
+        first = run(f"all ({len(fit_and_heldout(pairs)[0])} pairs)")
+        layers = {"source_layer": first["source"]["layer"], "target_layer": first["target"]["layer"]}
+        print(f"  layers: source {layers['source_layer']} (by the fit pairs), target {layers['target_layer']} "
+              f"({first['target']['layer_source']}); {first['anchors']['n_alignment']} alignment anchors", flush=True)
+        if not args.no_curves:
+            for n in PAIR_CURVE:
+                run(f"{n} fit pairs", n_fit_pairs=n)
+            for n in ANCHOR_CURVE:
+                run(f"{n} anchors", n_alignment_anchors=n)
+        for name in wanted:
+            lever, _, method = name.partition(":")
+            run(f"lever {name}", **lever_args[lever], **({"method": method} if method else {}))
+        for method in filter(None, args.maps.split(",")):
+            run(f"map {method}", method=method)
+        results[f"{source_name} -> {target_name}"] = {"layers": layers, "rows": rows}
+    print("\n* = a side never fell to preservation 0.9 (its ASR is the one at the largest strength)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
