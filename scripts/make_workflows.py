@@ -628,7 +628,7 @@ def safety_auto_sd15(g: Graph) -> None:
         "Safety steering in one node\n\n"
         "Safety Steering (auto) sits between the positive prompt and the sampler and needs nothing else. The "
         "first run for a text encoder builds its safety direction (the embedded smollm2-135m, the shipped "
-        "prompt pairs and benign anchors, fitted through this checkpoint's CLIP-L; on a CPU the 3,461 anchors "
+        "prompt pairs and benign anchors, fitted through this checkpoint's CLIP-L; on a CPU the shipped anchors "
         "take long, see the README) and saves it in models/safety_directions as auto_sd1_<fingerprint>_....safetensors; "
         "every later run, and every other workflow with the same text encoder, only applies it.\n\n"
         "The same node works for any model: connect its CLIP (from the checkpoint or the text-encoder loader) "
