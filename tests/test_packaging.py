@@ -36,7 +36,8 @@ def test_comfy_node_pack_publishes_the_pack_and_nothing_else(clean_clone):
     assert result.returncode == 0, result.stdout + result.stderr
     names = zipfile.ZipFile(clean_clone / "node.zip").namelist()
     for needed in ("__init__.py", "pyproject.toml", "README.md", "nodes/registry.py", "directions/steer.py",
-                   "directions/data/pairs.jsonl", "directions/data/anchors.jsonl"):
+                   "directions/data/pairs.jsonl", "directions/data/anchors.jsonl",
+                   "directions/data/auto_source.safetensors"):
         assert needed in names, f"{needed} missing from node.zip"
     for name in names:
         top = name.split("/")[0]
