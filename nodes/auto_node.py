@@ -110,9 +110,10 @@ class SafetySteeringAuto(io.ComfyNode):
         return io.Schema(
             node_id="CrossSteerSafetySteeringAuto", display_name="Safety Steering (auto)", category=CATEGORY,
             description="Safety steering with no setup: put it between the positive prompt's text encoder and the "
-                        "sampler. The first run for a text encoder builds its safety direction (embedded smollm2-135m, "
-                        "the shipped pairs and benign anchors, fitted through this CLIP; minutes on a GPU, longer on a "
-                        "CPU) and saves it in models/safety_directions; later runs only apply it.",
+                        "sampler. The first run for a text encoder builds its safety direction (the shipped pairs' "
+                        "direction in smollm2-135m, precomputed, fitted through this CLIP on the shipped benign "
+                        "anchors: the time goes into encoding them through the CLIP) and saves it in "
+                        "models/safety_directions; later runs only apply it.",
             inputs=[
                 io.Clip.Input("clip", tooltip="The text encoder that made the conditioning (the same CLIP as the "
                                               "prompt's encoder): the direction is built and cached for it."),
