@@ -4,7 +4,7 @@ saves it under the CLIP's fingerprint, steers; a later run loads that file and o
 
 As in tests/test_nodes.py, the shipped pairs (687) and anchors (3,461) are replaced by small files in
 ComfyUI's input folder (the node's `pairs` / `anchors` inputs): through the full-size CLIP-L on two CPU
-cores the shipped anchors alone take about half an hour (benchmarks/auto_first_build.py measures it). The
+cores the shipped anchors alone take 10 to 30 minutes (benchmarks/auto_first_build.py measures it). The
 shipped precomputed source side does not cover these files, so the node computes it with the LLM; the last
 test checks that a precomputed one gives the same direction.
 """
@@ -130,7 +130,7 @@ def test_cancelling_the_first_build_saves_nothing(comfy, comfy_base, sd15_clip, 
 def test_a_precomputed_source_side_builds_the_same_direction_as_the_llm_and_loads_no_llm(
         comfy, comfy_base, sd15_clip, smollm2, monkeypatch, caplog, tmp_path):
     """The shipped directions/data/auto_source.safetensors covers the shipped prompt sets, whose 3,461 anchors
-    take about half an hour through CLIP-L here; so this test writes a precomputed source side for small prompt
+    take 10 to 30 minutes through CLIP-L here; so this test writes a precomputed source side for small prompt
     files with the same code and the real smollm2 (scripts/make_auto_source.py does it for the shipped sets)
     and points the node at it (the only thing replaced is that file's path). Built from the file, the node
     loads no LLM; built with the LLM (the file then does not match), it gives the same direction."""
