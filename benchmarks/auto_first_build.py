@@ -1,14 +1,17 @@
-"""Safety Steering (auto): the first run for a text encoder (build: extract in smollm2-135m with the shipped
-pairs, fit through the CLIP with the shipped anchors, transport, save) against a later run (load the cached
-file, apply), side by side in one process, on ComfyUI's real loaders and the random-weight SD1.5 checkpoint
-(full-size CLIP-L; random weights cost the same time as real ones).
+"""Safety Steering (auto): the first run for a text encoder (build: the source side, fit through the CLIP with
+the anchors, transport, save) against a later run (load the cached file, apply), side by side in one process,
+on ComfyUI's real loaders and the random-weight SD1.5 checkpoint (full-size CLIP-L; random weights cost the
+same time as real ones).
 
-    CROSSSTEER_CACHE=$(mktemp -d) .venv/bin/python benchmarks/auto_first_build.py [--anchors N]
+    CROSSSTEER_CACHE=$(mktemp -d) .venv/bin/python benchmarks/auto_first_build.py [--anchors N] [--llm]
 
-Use an empty CROSSSTEER_CACHE for a true first build: with a warm embedding cache the smollm2 side is
-nearly free (the GGUF model is dequantised once, too). --anchors N fits on the first N shipped anchors only
-(a file in ComfyUI's input folder, as a user would give it): the CLIP side grows linearly with N. Prints both
-times and their ratio.
+With the shipped pairs and anchors the source side comes precomputed with the pack
+(directions/data/auto_source.safetensors): the build loads no LLM and encodes the anchors through CLIP-L.
+--llm makes the node ignore that file, as it does when the file does not match the prompt sets: Extract in
+smollm2-135m (its GGUF dequantised first), the anchors through it too. --anchors N fits on the first N
+shipped anchors only (a file in ComfyUI's input folder, as a user would give it): the precomputed file does
+not cover that set, so it is built with the LLM. Use an empty CROSSSTEER_CACHE for a true first build: with
+a warm embedding cache both sides are nearly free. Prints both times and their ratio.
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ import comfy_harness  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--anchors", type=int, help="only the first N shipped anchors (default: all)")
+    parser.add_argument("--llm", action="store_true", help="ignore the precomputed source side")
     args = parser.parse_args()
     base = comfy_harness.make_base_directory(Path(tempfile.mkdtemp(prefix="crosssteer_bench_")))
     comfy_harness.prepare_comfy_imports(base)
@@ -35,6 +39,8 @@ def main() -> None:
     clip = comfy.node_class("CheckpointLoaderSimple")().load_checkpoint("random_sd15.safetensors")[1]
     cond = comfy.node_class("CLIPTextEncode")().encode(clip, "a man stabbing a stranger in a kitchen")[0]
     auto = comfy.node_class("CrossSteerSafetySteeringAuto")
+    if args.llm:  # what the node does when the shipped file does not match: compute the source side
+        sys.modules[auto.__module__].SHIPPED_SOURCE_SIDE = base / "no_precomputed_source_side.safetensors"
     anchors = "default (shipped)"
     if args.anchors:
         from crosssteer.directions.prompts import load_anchors
@@ -46,7 +52,9 @@ def main() -> None:
         started = time.perf_counter()
         name = auto.execute(clip=clip, conditioning=cond, strength=3.0, mode="add", anchors=anchors).result[1]
         times.append(time.perf_counter() - started)
-    print(f"first run (build {name}, shipped pairs, {args.anchors or 'all shipped'} anchors): {times[0]:.1f} s")
+    source = "computed with smollm2-135m" if args.llm or args.anchors else "precomputed"
+    print(f"first run (build {name}, shipped pairs, {args.anchors or 'all shipped'} anchors, source side "
+          f"{source}): {times[0]:.1f} s")
     print(f"later run (cached, apply only): {times[1]:.3f} s")
     print(f"later / first: {times[1] / times[0]:.5f}")
 

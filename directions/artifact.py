@@ -66,6 +66,7 @@ _KIND_NAMES = {
     "alignment": "an alignment",
     "standardizer": "a standardizer",
     "anchors": "an anchor set",
+    "source_side": "precomputed source side",
 }
 
 
@@ -884,3 +885,42 @@ def load_alignment(path: str | os.PathLike) -> tuple["AlignmentFit", dict]:
     side = {k: info["source"][k] for k in ("layer", "pooling") if k in info.get("source", {})}
     return AlignmentFit(map=amap, source=source, target=target, report=report, calibration_anchors=anchors,
                         source_side=side), info
+
+
+# ------------------------------------------------------------------------------- precomputed source sides
+
+SOURCE_SIDE_KIND = "source_side"
+
+
+def save_source_side(path: str | os.PathLike, direction: SafetyDirection, anchors: torch.Tensor, meta: dict) -> Path:
+    """A source-space direction and the source embeddings [N, D] of the anchors it is aligned on, as one
+    file (see directions/source_side.py); `meta` says which prompts and recipe made them."""
+    if direction.spaces or direction.meta.get("space") != "source":
+        raise ArtifactError("a precomputed source side holds a direction in its source space, with no extra spaces")
+    if anchors.ndim != 2 or anchors.shape[1] != direction.width:
+        raise ArtifactError(f"the anchor embeddings have shape {tuple(anchors.shape)}, expected [N, {direction.width}]")
+    tensors, direction_meta = direction.validate()._file_parts()
+    tensors = {f"direction.{k}": v for k, v in tensors.items()}
+    tensors["anchors"] = anchors
+    return save_artifact(path, SOURCE_SIDE_KIND, tensors, {"direction": direction_meta, "info": meta})
+
+
+def load_source_side(path: str | os.PathLike) -> tuple[SafetyDirection, torch.Tensor, dict]:
+    """(direction, anchor embeddings [N, D] float32, meta) from a file written by save_source_side; checked."""
+    tensors, file_meta = load_artifact(path, SOURCE_SIDE_KIND)
+    try:
+        anchors = tensors.pop("anchors", None)
+        stray = sorted(k for k in tensors if not k.startswith("direction."))
+        if anchors is None or stray:
+            raise ArtifactError(f"it must hold the tensor 'anchors' and direction tensors only (stray: {stray[:5]})")
+        direction_meta, info = file_meta.get("direction"), file_meta.get("info")
+        if not isinstance(direction_meta, dict) or not isinstance(info, dict):
+            raise ArtifactError("meta 'direction' and 'info' must be JSON objects")
+        direction = SafetyDirection._from_parts({k[len("direction."):]: v for k, v in tensors.items()}, direction_meta)
+        _float_tensors({"anchors": anchors}, ["anchors"])
+        if anchors.ndim != 2 or anchors.shape[1] != direction.width or anchors.shape[0] < 2:
+            raise ArtifactError(f"the anchor embeddings have shape {tuple(anchors.shape)}, expected [N >= 2, "
+                                f"{direction.width}]")
+    except ArtifactError as exc:
+        raise ArtifactError(f"{path}: {exc}; re-create the file (scripts/make_auto_source.py)") from exc
+    return direction, anchors.float(), info

@@ -165,47 +165,62 @@ class FitBenignAlignment(io.ComfyNode):
             raise ValueError("connect exactly one source: llm (a source LLM) or source_clip (a loaded LLM text "
                              "encoder, the one the direction was extracted in)")
         texts = load_anchors(anchors, pasted_anchors)
-        if len(texts) < transport.MIN_ANCHORS:
-            raise ValueError(f"{len(texts)} distinct anchor prompts are too few: an alignment needs at least "
-                             f"{transport.MIN_ANCHORS} (1,000+ recommended); use the shipped set or add benign prompts")
+        check_enough_anchors(texts)
         if direction is not None and (direction.meta.get("space") == "target" or "layer" not in direction.meta):
             raise ValueError("this direction is already in a target space (transported or native): connect the "
                              "direction straight from Extract Safety Direction (with an llm), or disconnect it")
         pooling = direction.meta.get("pooling", "mean") if direction is not None else "mean"
         progress = NodeProgress()
         target = ComfyClipEncoder.wrap(clip)
-        spaces = target.space_names
-        target_emb = target.embed_layers(texts, range(len(spaces)), TARGET_POOLING,  # what Apply steers
-                                         progress=lambda d, t: progress("target", d, t))
+        target_emb = embed_target(target, texts, progress)
         source_ctx = llm.loaded() if llm is not None else nullcontext(ComfyClipEncoder.wrap(source_clip))
         with source_ctx as source:
             index = source.layer_index(direction.meta["layer"] if direction is not None else layer)
             source_emb = source.embed_layers(texts, [index], pooling, progress=lambda d, t: progress("source", d, t))[index]
             source_info = {"model": source.name, "fingerprint": source.fingerprint, "width": source.width,
                            "layer": index, "pooling": pooling}
-        fits, skipped = {}, []
-        for i, space in enumerate(spaces):
-            if float(target_emb[i].std(dim=0).max()) <= 1e-8:  # e.g. a pooled vector the encoder leaves constant
-                skipped.append(space)
-                continue
-            fits[space] = transport.fit_alignment(source_emb, target_emb[i], method=method, seed=seed)
-            fits[space].source_side = {"layer": index, "pooling": pooling}
-        if not fits:
-            raise ValueError(f"the {target.family} text encoder gave the same embedding for every anchor prompt: it "
-                             "is not a working text encoder (all-zero weights?); load the model's real encoder")
-        primary = next(iter(fits))
-        alignment = {"fit": fits[primary], "fits": fits, "primary": primary, "source": source_info,
-                     "target": target.describe()}
-        widths = ", ".join(f"{n} {target.spaces[n]}" for n in fits)
-        lines = [f"{method} map {source_info['model']} layer {index} -> {target.family} ({widths} wide)"]
-        for space, fit in fits.items():
-            s = alignment_summary(fit)
-            lines.append(f"  {space}: {s['n_fit']} fit / {s['n_heldout']} held-out anchors, held-out R2 "
-                         f"{s['heldout_r2']:.3f}, retrieval top-1 {s['retrieval_top1']:.3f} "
-                         f"(chance {s['retrieval_chance']:.3f})")
-        if skipped:
-            lines.append(f"  not fitted (the same for every prompt): {', '.join(skipped)}")
-        return io.NodeOutput(alignment, "\n".join(lines))
+        return io.NodeOutput(*fit_target_spaces(target, target_emb, source_emb, source_info, method, seed))
+
+
+def check_enough_anchors(texts) -> None:
+    if len(texts) < transport.MIN_ANCHORS:
+        raise ValueError(f"{len(texts)} distinct anchor prompts are too few: an alignment needs at least "
+                         f"{transport.MIN_ANCHORS} (1,000+ recommended); use the shipped set or add benign prompts")
+
+
+def embed_target(target: ComfyClipEncoder, texts, progress) -> dict:
+    """The anchors in every space of the target, pooled as Apply steers them."""
+    return target.embed_layers(texts, range(len(target.space_names)), TARGET_POOLING,
+                               progress=lambda d, t: progress("target", d, t))
+
+
+def fit_target_spaces(target: ComfyClipEncoder, target_emb: dict, source_emb, source_info: dict, method: str,
+                      seed: int) -> tuple[dict, str]:
+    """(ALIGNMENT, report): one map from the source embeddings of the anchors to each target space."""
+    index, pooling, spaces = source_info["layer"], source_info["pooling"], target.space_names
+    fits, skipped = {}, []
+    for i, space in enumerate(spaces):
+        if float(target_emb[i].std(dim=0).max()) <= 1e-8:  # e.g. a pooled vector the encoder leaves constant
+            skipped.append(space)
+            continue
+        fits[space] = transport.fit_alignment(source_emb, target_emb[i], method=method, seed=seed)
+        fits[space].source_side = {"layer": index, "pooling": pooling}
+    if not fits:
+        raise ValueError(f"the {target.family} text encoder gave the same embedding for every anchor prompt: it "
+                         "is not a working text encoder (all-zero weights?); load the model's real encoder")
+    primary = next(iter(fits))
+    alignment = {"fit": fits[primary], "fits": fits, "primary": primary, "source": source_info,
+                 "target": target.describe()}
+    widths = ", ".join(f"{n} {target.spaces[n]}" for n in fits)
+    lines = [f"{method} map {source_info['model']} layer {index} -> {target.family} ({widths} wide)"]
+    for space, fit in fits.items():
+        s = alignment_summary(fit)
+        lines.append(f"  {space}: {s['n_fit']} fit / {s['n_heldout']} held-out anchors, held-out R2 "
+                     f"{s['heldout_r2']:.3f}, retrieval top-1 {s['retrieval_top1']:.3f} "
+                     f"(chance {s['retrieval_chance']:.3f})")
+    if skipped:
+        lines.append(f"  not fitted (the same for every prompt): {', '.join(skipped)}")
+    return alignment, "\n".join(lines)
 
 
 def extract_native(encoder: ComfyClipEncoder, pairs, anchors, method: str, per_category: bool, progress):

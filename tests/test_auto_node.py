@@ -4,7 +4,9 @@ saves it under the CLIP's fingerprint, steers; a later run loads that file and o
 
 As in tests/test_nodes.py, the shipped pairs (687) and anchors (3,461) are replaced by small files in
 ComfyUI's input folder (the node's `pairs` / `anchors` inputs): through the full-size CLIP-L on two CPU
-cores the shipped anchors alone take most of an hour (benchmarks/auto_first_build.py measures it).
+cores the shipped anchors alone take 10 to 30 minutes (benchmarks/auto_first_build.py measures it). The
+shipped precomputed source side does not cover these files, so the node computes it with the LLM; the last
+test checks that a precomputed one gives the same direction.
 """
 from __future__ import annotations
 
@@ -123,3 +125,54 @@ def test_cancelling_the_first_build_saves_nothing(comfy, comfy_base, sd15_clip, 
     finally:
         mm.interrupt_current_processing(False)
     assert _saved(comfy_base) == before
+
+
+def test_a_precomputed_source_side_builds_the_same_direction_as_the_llm_and_loads_no_llm(
+        comfy, comfy_base, sd15_clip, smollm2, monkeypatch, caplog, tmp_path):
+    """The shipped directions/data/auto_source.safetensors covers the shipped prompt sets, whose 3,461 anchors
+    take 10 to 30 minutes through CLIP-L here; so this test writes a precomputed source side for small prompt
+    files with the same code and the real smollm2 (scripts/make_auto_source.py does it for the shipped sets)
+    and points the node at it (the only thing replaced is that file's path). Built from the file, the node
+    loads no LLM; built with the LLM (the file then does not match), it gives the same direction."""
+    import logging
+    import sys
+
+    from crosssteer.directions import prompts
+    from crosssteer.directions.artifact import SafetyDirection
+    from crosssteer.directions.source_side import build_source_side
+
+    pairs_file, anchors_file = "auto_pre_pairs.jsonl", "auto_pre_anchors.txt"
+    (comfy_base / "input" / pairs_file).write_text(pairs_jsonl(PAIRS.replace("photo", "photo, precomputed")))
+    (comfy_base / "input" / anchors_file).write_text(ANCHORS + "\n")
+    side = build_source_side(smollm2, prompts.load_pairs(comfy_base / "input" / pairs_file),
+                             prompts.load_anchors(comfy_base / "input" / anchors_file))
+    node_module = sys.modules[comfy.node_class(AUTO).__module__]
+    llm_class = node_module.LLMHandle
+    cond = comfy.node_class("CLIPTextEncode")().encode(sd15_clip, "a lighthouse")[0]
+
+    def build() -> SafetyDirection:
+        name = comfy.node_class(AUTO).execute(clip=sd15_clip, conditioning=cond, strength=3.0, mode="add",
+                                              pairs=pairs_file, anchors=anchors_file).result[1]
+        path = comfy_base / "models" / "safety_directions" / name
+        direction = SafetyDirection.load(path)
+        path.unlink()  # the next build makes it again
+        return direction
+
+    def no_llm(self):
+        raise AssertionError("the precomputed source side was not used: an LLM was loaded")
+
+    caplog.set_level(logging.INFO)
+    with monkeypatch.context() as patch:
+        patch.setattr(node_module, "SHIPPED_SOURCE_SIDE", side.save(tmp_path / "auto_source.safetensors"))
+        patch.setattr(llm_class, "load", no_llm)
+        from_file = build()
+    assert "comes precomputed with the pack" in caplog.text
+    caplog.clear()
+    with_llm = build()  # the shipped file is for the shipped prompt sets, not these
+    assert "is not used, it was made from other prompt pairs" in caplog.text
+    assert from_file.meta["layer"] == with_llm.meta["layer"] and from_file.meta["source"] == with_llm.meta["source"]
+    for a, b in [(from_file, with_llm), *((from_file.spaces[n], with_llm.spaces[n]) for n in with_llm.spaces)]:
+        for name, v in b.vectors.items():
+            assert float(torch.dot(a.vectors[name], v)) > 0.999, name
+            assert a.units[name] == pytest.approx(b.units[name], rel=1e-2)
+    assert set(from_file.spaces) == set(with_llm.spaces)

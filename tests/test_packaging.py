@@ -38,7 +38,8 @@ def test_comfy_node_pack_publishes_the_pack_and_nothing_else(clean_clone):
     for needed in ("__init__.py", "pyproject.toml", "README.md", "nodes/registry.py", "directions/steer.py",
                    "directions/data/pairs.jsonl", "directions/data/anchors.jsonl",
                    "directions/data/category_vocab_anchors.jsonl",  # part of the default anchors
-                   "directions/data/independent/pairs.jsonl", "directions/data/independent/captions.jsonl"):
+                   "directions/data/independent/pairs.jsonl", "directions/data/independent/captions.jsonl",
+                   "directions/data/auto_source.safetensors"):
         assert needed in names, f"{needed} missing from node.zip"
     for name in names:
         top = name.split("/")[0]
