@@ -2,8 +2,8 @@
 
 Prompts go through the user's own CLIP object (tokenize + encode, exactly as CLIPTextEncode does), and
 each embedding space of the family (the token space, SD3's CLIP-L||G and T5 segments, the pooled
-vector) is pooled over the content tokens that Apply Safety Steering edits (conditioning.pool_spaces),
-so a calibrated alpha means the same thing in both places. The same encoder serves three roles: the
+vector) is pooled over the content tokens that Apply Safety Steering edits (conditioning.pool_spaces in
+the library), so a calibrated alpha means the same thing in both places. The same encoder serves three roles: the
 target side of an alignment, the native baseline, and the source side (LLM text encoders such as
 Qwen-Image's Qwen2.5-VL or Z-Image's Qwen3), where its first space is the one a direction lives in.
 """
@@ -17,8 +17,9 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
+from ..directions.conditioning import entry_spaces, pool_spaces
 from ..directions.encoders import EmbeddingCache, cache_root
-from .conditioning import FAMILIES, POOLED, Family, family_label, pool_spaces, segments
+from ..directions.families import FAMILIES, Family, family_label
 
 log = logging.getLogger(__name__)
 
@@ -347,16 +348,10 @@ def _encode_batch(clip, tokens: list[dict]) -> list[tuple[torch.Tensor, dict]]:
 
 
 def probe_spaces(fam: Family | None, x: torch.Tensor, extras: dict) -> dict[str, int]:
-    """{space: width} an encoder of this family produces, from one encoded prompt; primary first.
-
-    A pooled vector that is all zeros (SD3 without its CLIP encoders) is no space: there is nothing to fit."""
+    """{space: width} an encoder of this family produces, from one encoded prompt; primary first (see
+    conditioning.entry_spaces); refused where there is none, or the width is not the family's."""
     family = fam.name if fam is not None else "unknown"
-    spaces = {seg.space: seg.width for seg in segments(fam, x, extras, "content")}
-    order = fam.token_spaces() if fam is not None else ["tokens"]
-    spaces = {name: spaces[name] for name in [*order, *spaces] if name in spaces}
-    pooled = pool_spaces(fam, x, extras).get(POOLED)
-    if pooled is not None and bool(pooled.abs().amax() > 0):
-        spaces[POOLED] = int(pooled.shape[-1])
+    spaces = entry_spaces(fam, x, extras)
     if not spaces:
         raise EncoderFamilyError(f"the {family} text encoder produced no conditioning to embed")
     if x.shape[-1] not in (fam.widths if fam is not None else (x.shape[-1],)):
