@@ -16,8 +16,9 @@ from ..directions.artifact import ArtifactError, SafetyDirection
 from ..directions.encoders import EncoderError, fingerprint_of, resolve_spec
 from ..directions.prompts import prompt_set_hash
 from ..directions.source_side import RECIPE as SOURCE_RECIPE, SHIPPED_SOURCE_SIDE, SourceSide, build_source_side
+from ..directions.target_spaces import fit_target_spaces
 from . import folders
-from .build_nodes import check_enough_anchors, check_enough_pairs, embed_target, fit_target_spaces, transport_with
+from .build_nodes import check_enough_anchors, check_enough_pairs, embed_target, transport_with
 from .comfy_encoder import ComfyClipEncoder, clip_family, clip_fingerprint
 from .common import SHIPPED, NodeProgress, load_anchors, load_pairs
 from .llm import LLMHandle

@@ -1,30 +1,23 @@
-"""A ComfyUI CLIP object as a text encoder of the library: texts -> pooled embeddings [N, D] per space.
-
-Prompts go through the user's own CLIP object (tokenize + encode, exactly as CLIPTextEncode does), and
-each embedding space of the family (the token space, SD3's CLIP-L||G and T5 segments, the pooled
-vector) is pooled over the content tokens that Apply Safety Steering edits (conditioning.pool_spaces),
-so a calibrated alpha means the same thing in both places. The same encoder serves three roles: the
-target side of an alignment, the native baseline, and the source side (LLM text encoders such as
-Qwen-Image's Qwen2.5-VL or Z-Image's Qwen3), where its first space is the one a direction lives in.
+"""A ComfyUI CLIP object as a text encoder of the library (directions/conditioning_encoder.py): which
+family it is (the exact classes of its text encoder and tokenizer), what decides its embeddings (its
+fingerprint), and prompts through the user's own CLIP object (tokenize + encode, exactly as
+CLIPTextEncode does, batched where that gives the same conditioning). The same encoder serves three
+roles: the target side of an alignment, the native baseline, and the source side (LLM text encoders such
+as Qwen-Image's Qwen2.5-VL or Z-Image's Qwen3), where its first space is the one a direction lives in.
 """
 from __future__ import annotations
 
 import hashlib
-import logging
 import numbers
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import torch
 
+from ..directions.conditioning_encoder import (SELECTION_VERSION, ConditioningEncoder, EncoderFamilyError,
+                                               probe_spaces)
 from ..directions.encoders import EmbeddingCache, cache_root
-from .conditioning import FAMILIES, POOLED, Family, family_label, pool_spaces, segments
-
-log = logging.getLogger(__name__)
-
-# Bump when the token selection or the prompt template of any family changes: cached embeddings made
-# with another selection must not be reused.
-SELECTION_VERSION = "families-1"
+from ..directions.families import FAMILIES
 
 # The text-encoder class of each family, by exact class: ComfyUI subclasses one encoder to build another
 # (HunyuanImageTEModel and Kandinsky5TEModel are QwenImageTEModels), so a subclass is another encoder, not
@@ -65,10 +58,6 @@ _TEMPLATES = {
     "lumina2": "You are an assistant designed to generate superior images with the superior degree of image-text "
                "alignment based on textual prompts or user prompts. <Prompt Start> {}",
 }
-
-
-class EncoderFamilyError(ValueError):
-    """A CLIP object that cannot serve as an encoder here."""
 
 
 def _own_class(obj) -> type:
@@ -159,20 +148,11 @@ def _tensors_in(value, depth: int = 0) -> list:
 
 
 @dataclass
-class ComfyClipEncoder:
-    """Embeds prompts through a ComfyUI CLIP. Its "layers" are its spaces, primary first (layer 0)."""
+class ComfyClipEncoder(ConditioningEncoder):
+    """Embeds prompts through a ComfyUI CLIP: tokenize + encode, exactly as CLIPTextEncode does, in batches
+    where the family's encoder allows it (batch_plan)."""
 
-    clip: object
-    name: str
-    fingerprint: str
-    family: str
-    spaces: dict[str, int]  # space name -> width, primary first
-    cache: EmbeddingCache | None = None
-    num_layers: int = 0
-    causal: bool = False
-    batch_size: int = 16  # prompts per forward pass, where the family allows batches (batch_plan)
-    layout: Family | None = None  # the family's layout rules, with the template prefix this tokenizer makes
-    _memo: dict = field(default_factory=dict, repr=False)
+    clip: object = None
 
     @classmethod
     def wrap(cls, clip, use_cache: bool = True) -> ComfyClipEncoder:
@@ -183,29 +163,12 @@ class ComfyClipEncoder:
         layout = FAMILIES[family]
         if layout.lead_from_tokenizer:
             layout = replace(layout, lead=template_lead(clip))
-        encoder = cls(clip, f"{family} text encoder", clip_fingerprint(clip), family, {}, layout=layout)
+        encoder = cls(f"{family} text encoder", clip_fingerprint(clip), family, {}, layout=layout, clip=clip)
         x, extras = encoder.encode_entry("a photo of a cat")
         encoder.spaces = probe_spaces(layout, x, extras)
         encoder.num_layers = len(encoder.spaces) - 1
         encoder.cache = EmbeddingCache(cache_root() / "embeddings.sqlite") if use_cache else None
         return encoder
-
-    @property
-    def width(self) -> int:
-        return next(iter(self.spaces.values()))
-
-    @property
-    def primary(self) -> str:
-        return next(iter(self.spaces))
-
-    @property
-    def space_names(self) -> list[str]:
-        return list(self.spaces)
-
-    def layer_index(self, layer: int) -> int:
-        """A CLIP has one representation per space, not a stack of layers: index i is space i; anything
-        else (a layer number meant for an LLM) means the primary space."""
-        return layer if isinstance(layer, int) and 0 <= layer < len(self.spaces) else 0
 
     def describe(self) -> dict:
         info = {"model": self.name, "family": self.family, "fingerprint": self.fingerprint, "width": self.width,
@@ -238,56 +201,6 @@ class ComfyClipEncoder:
             for i, entry in zip(group, _encode_batch(self.clip, [tokens[i] for i in group])):
                 out[i] = entry
         return [entry if entry is not None else self._encode_tokens(t) for entry, t in zip(out, tokens)]
-
-    def _cache_key(self) -> str:
-        lead = f"|lead {self.layout.lead}" if self.layout is not None and self.layout.lead_from_tokenizer else ""
-        return f"{self.fingerprint}|{'/'.join(self.spaces)}|{SELECTION_VERSION}{lead}"
-
-    def embed_layers(self, texts: Sequence[str], layers: Sequence[int] = (0,), pooling: str = "mean",
-                     progress: Callable[[int, int], None] | None = None) -> dict[int, torch.Tensor]:
-        """{space index: [N, width]}; every space is computed (and cached) by the same forward pass."""
-        names = self.space_names
-        bad = [i for i in layers if not 0 <= i < len(names)]
-        if bad:
-            raise EncoderFamilyError(f"this {self.family} encoder has spaces {names}: no space index {bad}")
-        every = list(range(len(names)))
-        out = {j: torch.empty(len(texts), self.spaces[names[j]]) for j in every}
-        todo = []
-        for i, text in enumerate(texts):
-            memo = self._memo.get((text, pooling))
-            if memo is None:
-                todo.append(i)
-            else:
-                for j in every:
-                    out[j][i] = memo[j]
-        if self.cache is not None and todo:
-            found = {j: torch.empty(len(todo), out[j].shape[1]) for j in every}
-            missing = set(self.cache.fill(self._cache_key(), every, pooling, [texts[i] for i in todo], found))
-            for k, i in enumerate(todo):
-                if k not in missing:
-                    for j in every:
-                        out[j][i] = found[j][k]
-            todo = [i for k, i in enumerate(todo) if k in missing]
-        done = len(texts) - len(todo)
-        family = self.layout or FAMILIES.get(self.family)
-        for start in range(0, len(todo), self.batch_size):
-            batch = todo[start:start + self.batch_size]
-            for i, (x, extras) in zip(batch, self.encode_entries([texts[i] for i in batch])):
-                pooled = pool_spaces(family, x, extras, pooling)
-                for j, name in enumerate(names):
-                    if name not in pooled:
-                        raise EncoderFamilyError(f"the prompt {texts[i][:60]!r} gave no {name} embedding in this "
-                                                 f"{self.family} encoder (its layout changed?): reload the CLIP")
-                    out[j][i] = pooled[name][0]
-            if self.cache is not None:
-                self.cache.store(self._cache_key(), every, pooling, [texts[i] for i in batch],
-                                 {j: out[j][batch] for j in every})
-            done += len(batch)
-            if progress is not None:
-                progress(done, len(texts))
-        for i, text in enumerate(texts):
-            self._memo[(text, pooling)] = [out[j][i].clone() for j in every]
-        return {j: out[j] for j in layers}
 
 
 def batch_plan(clip, tokens: list[dict]) -> list[list[int]]:
@@ -344,24 +257,3 @@ def _encode_batch(clip, tokens: list[dict]) -> list[tuple[torch.Tensor, dict]]:
             extras[key] = value[i:i + 1, :n].float().cpu() if key == "attention_mask" else value
         out.append((z[i:i + 1, :n].float().cpu(), extras))
     return out
-
-
-def probe_spaces(fam: Family | None, x: torch.Tensor, extras: dict) -> dict[str, int]:
-    """{space: width} an encoder of this family produces, from one encoded prompt; primary first.
-
-    A pooled vector that is all zeros (SD3 without its CLIP encoders) is no space: there is nothing to fit."""
-    family = fam.name if fam is not None else "unknown"
-    spaces = {seg.space: seg.width for seg in segments(fam, x, extras, "content")}
-    order = fam.token_spaces() if fam is not None else ["tokens"]
-    spaces = {name: spaces[name] for name in [*order, *spaces] if name in spaces}
-    pooled = pool_spaces(fam, x, extras).get(POOLED)
-    if pooled is not None and bool(pooled.abs().amax() > 0):
-        spaces[POOLED] = int(pooled.shape[-1])
-    if not spaces:
-        raise EncoderFamilyError(f"the {family} text encoder produced no conditioning to embed")
-    if x.shape[-1] not in (fam.widths if fam is not None else (x.shape[-1],)):
-        raise EncoderFamilyError(f"this {family} text encoder made {x.shape[-1]}-wide conditioning, but "
-                                 f"{family_label(family)} is {' or '.join(map(str, fam.widths))} wide: is it a variant "
-                                 "CrossSteer does not know?")
-    log.debug("CrossSteer: %s encoder spaces %s", family, spaces)
-    return spaces

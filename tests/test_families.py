@@ -276,7 +276,7 @@ def test_family_and_spaces_are_detected_from_the_clip(comfy, family_clip):
     if family == "flux2":  # its template prefix depends on the checkpoint's tokenizer: measured and recorded
         assert encoder.describe()["lead"] == flux2_prefix(clip)
     x, extras = encode(comfy, family, clip, PROMPT)[0]
-    assert family in pack(comfy, "nodes.conditioning").families_matching(x, extras)
+    assert family in pack(comfy, "directions.conditioning").families_matching(x, extras)
 
 
 def test_apply_moves_exactly_the_content_tokens(comfy, family_clip):
@@ -350,9 +350,10 @@ def test_auto_refuses_conditioning_it_cannot_attribute(comfy, family_clip):
     the family set by name steers it."""
     family, clip = family_clip
     cond = encode(comfy, family, clip, PROMPT)
-    conditioning = pack(comfy, "nodes.conditioning")
+    families = pack(comfy, "directions.families")
     (x, extras), = cond
-    others = set(conditioning.ambiguous_with(conditioning.FAMILIES[family], conditioning.families_matching(x, extras)))
+    matching = pack(comfy, "directions.conditioning").families_matching(x, extras)
+    others = set(families.ambiguous_with(families.FAMILIES[family], matching))
     assert others == AMBIGUOUS.get(family, set())
     if not others:
         return
@@ -360,7 +361,7 @@ def test_auto_refuses_conditioning_it_cannot_attribute(comfy, family_clip):
     with pytest.raises(ValueError, match="could come from") as refused:
         apply(comfy, cond, direction)
     for other in others:
-        assert conditioning.FAMILIES[other].label in str(refused.value)
+        assert families.FAMILIES[other].label in str(refused.value)
     assert f"set family to {family!r}" in str(refused.value)
     assert not torch.equal(apply(comfy, cond, direction, family=family)[0][0], x)
 

@@ -669,7 +669,7 @@ def test_apply_and_mixer_never_mutate_their_inputs(comfy, data):
     mode = data.draw(st.sampled_from(["add", "ablate", "gated"]))
     strength = data.draw(st.floats(0, 1) if mode == "ablate" else st.floats(-50, 50))
     root = comfy.node_class("CrossSteerApplySafetySteering").__module__.rsplit(".nodes.", 1)[0]
-    tokens = data.draw(st.sampled_from(list(sys.modules[f"{root}.nodes.conditioning"].TOKEN_SCOPES)))
+    tokens = data.draw(st.sampled_from(list(sys.modules[f"{root}.directions.conditioning"].TOKEN_SCOPES)))
     out = _node(comfy, "CrossSteerApplySafetySteering").execute(
         conditioning=cond, direction=use, strength=strength, mode=mode, tokens=tokens,
         gate_threshold=data.draw(st.floats(-10, 10))).result[0]
