@@ -14,7 +14,7 @@ import sqlite3
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Protocol, Sequence
+from typing import Callable, Iterable, Sequence
 
 import torch
 
@@ -23,16 +23,6 @@ POOLINGS = ("mean", "last")
 
 class EncoderError(RuntimeError):
     """A model that cannot be found or loaded; the message says how to fix it."""
-
-
-class TextEncoder(Protocol):
-    name: str
-    fingerprint: str
-    width: int
-    num_layers: int  # hidden states 0..num_layers (0 = embeddings)
-
-    def embed_layers(self, texts: Sequence[str], layers: Sequence[int], pooling: str = "mean",
-                     progress: Callable[[int, int], None] | None = None) -> dict[int, torch.Tensor]: ...
 
 
 def cache_root() -> Path:
@@ -293,10 +283,6 @@ class HFEncoder:
                                f"(or -1..-{self.num_layers + 1})")
         return index
 
-    def embed(self, texts: Sequence[str], layer: int = -1, pooling: str = "mean") -> torch.Tensor:
-        index = self.layer_index(layer)
-        return self.embed_layers(texts, [index], pooling)[index]
-
     def embed_layers(self, texts: Sequence[str], layers: Sequence[int], pooling: str = "mean",
                      progress: Callable[[int, int], None] | None = None) -> dict[int, torch.Tensor]:
         """Embeddings [N, D] float32 for each requested layer, from one forward pass per batch."""
@@ -457,5 +443,5 @@ def describe(encoder: HFEncoder) -> dict:
             "num_layers": encoder.num_layers}
 
 
-__all__ = ["EMBEDDED", "POOLINGS", "EmbeddingCache", "EncoderError", "HFEncoder", "TextEncoder", "cache_root",
+__all__ = ["EMBEDDED", "POOLINGS", "EmbeddingCache", "EncoderError", "HFEncoder", "cache_root",
            "describe", "fingerprint_of", "load_encoder", "resolve_spec"]

@@ -14,6 +14,7 @@ from .prompts import CATEGORIES
 
 METHODS = ("mean_diff", "pca", "probe")
 GLOBAL = "global"
+MIN_CATEGORY_FIT_PAIRS = 4  # a category with fewer fit pairs gets no vector of its own
 
 # Logistic-probe settings: the L2 penalty (on the mean loss, in z-coordinates where every feature has unit
 # spread) keeps the weights finite when the classes separate perfectly, as they usually do with D >> N;
@@ -171,7 +172,7 @@ def estimate_directions(
     method: str = "mean_diff",
     heldout: tuple[torch.Tensor, torch.Tensor, Sequence[str]] | None = None,
     per_category: bool = True,
-    min_pairs: int = 4,
+    min_pairs: int = MIN_CATEGORY_FIT_PAIRS,
 ) -> DirectionSet:
     """A global direction from all pairs plus one per category that has at least `min_pairs` fit pairs.
 

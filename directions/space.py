@@ -28,10 +28,6 @@ class Standardizer:
         floor = torch.clamp(std.median() * 1e-3, min=1e-8)
         return cls(mean=x.mean(dim=0), std=torch.clamp(std, min=floor))
 
-    @classmethod
-    def identity(cls, width: int) -> "Standardizer":
-        return cls(mean=torch.zeros(width), std=torch.ones(width))
-
     @property
     def width(self) -> int:
         return int(self.mean.shape[0])

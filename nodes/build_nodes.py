@@ -193,10 +193,6 @@ def embed_target(target: ComfyClipEncoder, texts, progress) -> dict:
                                progress=lambda d, t: progress("target", d, t))
 
 
-# estimate_directions' min_pairs: a category with fewer fit pairs gets no vector of its own
-MIN_CATEGORY_FIT_PAIRS = 4
-
-
 def check_enough_pairs(pairs, per_category: bool) -> None:
     """Refuse, before a model loads, pair sets too small to give a direction (or a category vector)."""
     fit, held = fit_and_heldout(pairs)
@@ -205,11 +201,11 @@ def check_enough_pairs(pairs, per_category: bool) -> None:
                          "to check it (dozens in practice): add pairs or use the shipped set")
     if per_category:
         counts = Counter(p.category for p in fit)
-        short = {c: n for c, n in counts.items() if n < MIN_CATEGORY_FIT_PAIRS}
+        short = {c: n for c, n in counts.items() if n < estimate.MIN_CATEGORY_FIT_PAIRS}
         if short:
             listed = ", ".join(f"{c} ({n})" for c, n in short.items())
-            raise ValueError(f"with per_category on, each category needs at least {MIN_CATEGORY_FIT_PAIRS} fit pairs "
-                             f"(about twice as many in all, half are held out); too few for: {listed}. Add pairs for "
+            raise ValueError(f"with per_category on, each category needs at least {estimate.MIN_CATEGORY_FIT_PAIRS} "
+                             f"fit pairs (about twice as many in all, half are held out); too few for: {listed}. Add pairs for "
                              "those categories, remove their lines, or turn per_category off")
 
 

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from crosssteer.directions.cli import main
+from crosssteer.cli import main
 from crosssteer.workflow_files import add_steering as A, envelope
 from crosssteer.workflow_files.errors import WorkflowError
 from crosssteer.workflow_files.pack_nodes import APPLY, LOAD

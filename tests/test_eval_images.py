@@ -204,7 +204,7 @@ def test_report_folder_has_tables_and_readable_plots(evaluated):
 def test_rerun_renders_only_what_a_crash_left_unfinished(evaluated, comfy_server, pair_file, sd15_checkpoint,
                                                           direction_files, capsys):
     """Jobs in flight at a crash have no row; a rerun through the command line renders those and nothing else."""
-    from crosssteer.directions.cli import main
+    from crosssteer.cli import main
 
     out, _, _ = evaluated
     with sqlite3.connect(out / "results.sqlite") as con:
@@ -223,7 +223,7 @@ def test_rerun_renders_only_what_a_crash_left_unfinished(evaluated, comfy_server
 
 def test_dry_run_counts_without_rendering(evaluated, comfy_server, second_server, pair_file, sd15_checkpoint,
                                          direction_files, capsys):
-    from crosssteer.directions.cli import main
+    from crosssteer.cli import main
 
     out, _, _ = evaluated
     with sqlite3.connect(out / "results.sqlite") as con:
@@ -242,7 +242,7 @@ def test_dry_run_counts_without_rendering(evaluated, comfy_server, second_server
 
 
 def test_clear_errors_before_any_render(comfy_server, sd15_checkpoint, pair_file, tmp_path, capsys):
-    from crosssteer.directions.cli import main
+    from crosssteer.cli import main
 
     common = ["--checkpoint", sd15_checkpoint, "--prompts", str(pair_file), "--out", str(tmp_path / "out"), "--quiet"]
     cases = [
@@ -267,7 +267,7 @@ def test_clear_errors_before_any_render(comfy_server, sd15_checkpoint, pair_file
 
 
 def test_command_line_choices_match_the_apply_node(comfy_server):
-    from crosssteer.directions.cli import build_parser
+    from crosssteer.cli import build_parser
 
     spec = comfy_server.get("/object_info")["CrossSteerApplySafetySteering"]["input"]["required"]
     parser = build_parser()

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from crosssteer.directions import cli
+from crosssteer import cli
+from crosssteer.directions import commands
 from crosssteer.directions.artifact import SafetyDirection, load_alignment
 from crosssteer.directions.encoders import EmbeddingCache, cache_root
 from crosssteer.directions.pipeline import EvalSet, evaluate_transfer, extract_direction, independent_eval_set
@@ -256,16 +257,16 @@ def test_cli_eval_set_options(tmp_path):
     """--eval-set independent loads the shipped independent files; --eval-pairs needs --eval-benign."""
     parser = cli.build_parser()
     common = ["evaluate-transfer", "--source", "smollm2-135m", "--target", "gemma3-270m"]
-    sets = cli._eval_sets(parser.parse_args([*common, "--eval-set", "independent"]))
+    sets = commands._eval_sets(parser.parse_args([*common, "--eval-set", "independent"]))
     assert list(sets) == ["independent"] and len(sets["independent"].pairs) == 229
-    assert cli._eval_sets(parser.parse_args(common)) == {}
+    assert commands._eval_sets(parser.parse_args(common)) == {}
     pairs_file = _write_jsonl(tmp_path / "mine.jsonl", [{"category": "violence", "unsafe": "a knife fight",
                                                           "safe": "a pillow fight"}])
     with pytest.raises(ValueError, match="--eval-pairs and --eval-benign go together"):
-        cli._eval_sets(parser.parse_args([*common, "--eval-pairs", str(pairs_file)]))
+        commands._eval_sets(parser.parse_args([*common, "--eval-pairs", str(pairs_file)]))
     benign_file = tmp_path / "benign.txt"
     benign_file.write_text("a quiet lake\na red bicycle\n")
-    sets = cli._eval_sets(parser.parse_args([*common, "--eval-pairs", str(pairs_file), "--eval-benign", str(benign_file)]))
+    sets = commands._eval_sets(parser.parse_args([*common, "--eval-pairs", str(pairs_file), "--eval-benign", str(benign_file)]))
     assert list(sets) == ["mine"] and sets["mine"].benign == ["a quiet lake", "a red bicycle"]
 
 

@@ -275,7 +275,7 @@ def test_save_stays_inside_its_folder_and_never_overwrites(comfy, hostile_tree):
 def _cli(args: list[str], cwd: Path, home: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "CROSSSTEER_CACHE"}
     env.update(HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"), PYTHONDONTWRITEBYTECODE="1")
-    return subprocess.run([sys.executable, "-m", "crosssteer.directions.cli", *args], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "crosssteer.cli", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=120)
 
 
@@ -313,7 +313,7 @@ def test_the_cli_writes_only_where_it_is_pointed(tmp_path):
 
 def test_trust_remote_code_is_off_unless_turned_on():
     assert inspect.signature(encoders.load_encoder).parameters["trust_remote_code"].default is False
-    from crosssteer.directions.cli import build_parser
+    from crosssteer.cli import build_parser
 
     args = build_parser().parse_args(["extract", "--source", "smollm2-135m", "--out", "x.safetensors"])
     assert args.trust_remote_code is False

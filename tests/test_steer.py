@@ -222,7 +222,7 @@ def test_mix_refuses_bad_input():
 
 
 def test_width_mismatch_message():
-    standardizer = Standardizer.identity(768)
+    standardizer = Standardizer(mean=torch.zeros(768), std=torch.ones(768))
     direction = torch.ones(768) / math.sqrt(768)
     x = torch.zeros(1, 4, 4096)
     with pytest.raises(SteeringError, match="the direction is 768 wide but the conditioning is 4096 wide: "):

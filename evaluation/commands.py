@@ -60,7 +60,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
-    from ..directions.cli import _Progress
+    from ..directions.progress import TerminalProgress
     from .run import EvalConfig, dry_run, run_eval
 
     directions = {c: getattr(args, c) for c in ("native", "transported") if getattr(args, c)}
@@ -71,9 +71,9 @@ def run(args) -> int:
         print(f"{p['jobs']} jobs ({p['attack_prompts']} attack + {p['benign_prompts']} benign prompts x {p['seeds']} "
               f"seeds x {p['settings']} settings) on {p['servers']} servers; {p['done']} already done in {args.out}/")
         return 0
-    progress = _Progress(args.quiet)
+    progress = TerminalProgress(args.quiet)
     summary = run_eval(config, progress)
-    progress.done()
+    progress.close()
     print(format_summary(summary))
     print(f"wrote {args.out}/ (report.json, CSV tables, tradeoff_asr_vs_clip.png, asr_per_category.png, "
           "contact_sheet.png)")

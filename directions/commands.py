@@ -1,4 +1,5 @@
-"""`crosssteer ...`: the method from the command line, no ComfyUI needed."""
+"""The library's subcommands (extract, fit-alignment, transport, evaluate-transfer, prompts, demo): the method
+from the command line, no ComfyUI needed. `crosssteer.cli` puts them beside the other parts' commands."""
 from __future__ import annotations
 
 import argparse
@@ -9,29 +10,7 @@ from pathlib import Path
 
 from . import estimate, transport
 from .pipeline import SIDES
-
-
-class _Progress:
-    """One line per stage on stderr, redrawn in place: `stage  done/total`."""
-
-    def __init__(self, quiet: bool = False):
-        self.quiet, self.stage, self.started = quiet, None, time.perf_counter()
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if self.quiet:
-            return
-        if stage != self.stage:
-            if self.stage is not None:
-                sys.stderr.write("\n")
-            self.stage = stage
-        bar = "#" * int(20 * done / max(total, 1))
-        sys.stderr.write(f"\r  {stage:<20} [{bar:<20}] {done}/{total}  {time.perf_counter() - self.started:6.1f}s")
-        sys.stderr.flush()
-
-    def done(self) -> None:
-        if self.stage is not None and not self.quiet:
-            sys.stderr.write("\n")
-            self.stage = None
+from .progress import TerminalProgress
 
 
 def _layer(text: str) -> int | str:
@@ -83,10 +62,10 @@ def cmd_extract(args) -> int:
 
     pairs = load_pairs(args.pairs)
     enc = _encoder(args.source, args)
-    progress = _Progress(args.quiet)
+    progress = TerminalProgress(args.quiet)
     direction = extract_direction(enc, pairs, layer=args.source_layer, pooling=args.pooling, method=args.method,
                                   seed=args.seed, progress=progress)
-    progress.done()
+    progress.close()
     direction.save(args.out)
     print(f"layer {direction.meta['layer']} of {enc.name}, {args.method}")
     _print_directions(direction)
@@ -101,7 +80,7 @@ def cmd_fit_alignment(args) -> int:
     from .prompts import load_anchors
 
     anchors = load_anchors(args.anchors)
-    progress = _Progress(args.quiet)
+    progress = TerminalProgress(args.quiet)
     embeddings, meta = {}, {}
     for role in ("source", "target"):
         # one model in memory at a time: only its description and anchor embeddings are kept
@@ -113,7 +92,7 @@ def cmd_fit_alignment(args) -> int:
                                             progress=lambda d, t: progress(f"anchors ({role})", d, t))[layer]
         meta[role] = {**describe(enc), "layer": layer, "pooling": pooling}
         del enc
-    progress.done()
+    progress.close()
     fit = transport.fit_alignment(embeddings["source"], embeddings["target"], method=args.method, seed=args.seed)
     save_alignment(args.out, fit, meta)
     print(json.dumps(alignment_summary(fit), indent=2))
@@ -146,12 +125,12 @@ def cmd_evaluate_transfer(args) -> int:
     pairs, anchors = load_pairs(args.pairs), load_anchors(args.anchors)
     eval_sets = _eval_sets(args)  # bad files fail before models load
     source, target = _encoder(args.source, args), _encoder(args.target, args)
-    progress = _Progress(args.quiet)
+    progress = TerminalProgress(args.quiet)
     report = evaluate_transfer(source, target, pairs, anchors, method=args.method, direction_method=args.direction_method,
                                source_layer=args.source_layer, target_layer=args.target_layer, pooling=args.pooling,
                                seed=args.seed, mode=args.mode, gate_fpr=args.gate_fpr,
                                preservation_target=args.preservation, eval_sets=eval_sets, progress=progress)
-    progress.done()
+    progress.close()
     print(format_transfer(report))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
@@ -248,11 +227,11 @@ def cmd_demo(args) -> int:
     started = time.perf_counter()
     pairs, anchors = load_pairs(args.pairs), load_anchors(args.anchors)  # bad files fail before models load
     source, target = _encoder(args.source, args), _encoder(args.target, args)
-    progress = _Progress(args.quiet)
+    progress = TerminalProgress(args.quiet)
     report = evaluate_transfer(source, target, pairs, anchors, method=args.method, seed=args.seed, mode=args.mode,
                                gate_fpr=args.gate_fpr, preservation_target=args.preservation, progress=progress,
                                save_dir=Path(args.out))
-    progress.done()
+    progress.close()
     report["timings"]["demo_total"] = round(time.perf_counter() - started, 3)
     print(format_transfer(report))
     paths = write_report(report, Path(args.out))
@@ -261,9 +240,8 @@ def cmd_demo(args) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="crosssteer", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+def add_parsers(sub) -> None:
+    """Register the library's subcommands on `sub` (an argparse subparsers object)."""
 
     p = sub.add_parser("extract", help="a safety direction in a source model from prompt pairs")
     _add_model_args(p, "source")
@@ -323,28 +301,3 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu")
     p.add_argument("--trust-remote-code", action="store_true")
     p.set_defaults(run=cmd_demo)
-
-    from ..evaluation.cli import add_parser as add_eval_images_parser
-
-    add_eval_images_parser(sub)
-
-    from ..workflow_files.add_steering import add_parser as add_steering_parser
-
-    add_steering_parser(sub)
-
-    for sp in sub.choices.values():
-        sp.add_argument("--quiet", action="store_true", help="no progress bars")
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return args.run(args)
-    except (ValueError, RuntimeError, OSError, ImportError) as err:
-        print(f"crosssteer {args.command}: error: {err}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())
