@@ -95,7 +95,7 @@ def cmd_extract(args) -> int:
 
 
 def cmd_fit_alignment(args) -> int:
-    from .artifact import save_alignment
+    from .alignment_file import save_alignment
     from .encoders import describe
     from .pipeline import TARGET_POOLING, alignment_summary
     from .prompts import load_anchors
@@ -122,8 +122,9 @@ def cmd_fit_alignment(args) -> int:
 
 
 def cmd_transport(args) -> int:
-    from .artifact import SafetyDirection, load_alignment
+    from .alignment_file import load_alignment
     from .pipeline import transport_direction
+    from .safety_direction import SafetyDirection
 
     direction = SafetyDirection.load(args.direction)
     fit, meta = load_alignment(args.alignment)

@@ -12,10 +12,10 @@ from typing import Callable, Mapping, Sequence
 import torch
 
 from . import estimate, steer
-from .artifact import GLOBAL, SafetyDirection
 from .encoders import HFEncoder, describe
 from .judge import SafetyJudge
 from .prompts import DATA_DIR, PromptPair, load_anchors, load_pairs, prompt_set_hash, shipped_split, split_pairs
+from .safety_direction import GLOBAL, SafetyDirection
 from .space import Standardizer
 from .transport import AlignmentFit, calibrate, cosine, fit_alignment, transport_covector, transport_vectors
 

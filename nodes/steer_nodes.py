@@ -9,9 +9,10 @@ import torch
 from comfy_api.latest import io
 
 from ..directions import steer
-from ..directions.artifact import GLOBAL, ArtifactError, SafetyDirection
 from ..directions.pipeline import GATE_FPR
 from ..directions.prompts import CATEGORIES
+from ..directions.safetensors_io import ArtifactError
+from ..directions.safety_direction import SafetyDirection
 from . import folders
 from .build_nodes import transport_with
 from .conditioning import (FAMILIES, FAMILY_CHOICES, POOLED, TOKEN_SCOPES, Family, ambiguous_with, describe_entry,

@@ -17,10 +17,11 @@ import pytest
 import torch
 
 from crosssteer.directions import cli
-from crosssteer.directions.artifact import SafetyDirection, load_alignment
+from crosssteer.directions.alignment_file import load_alignment
 from crosssteer.directions.encoders import EmbeddingCache, cache_root
 from crosssteer.directions.pipeline import EvalSet, evaluate_transfer, extract_direction, independent_eval_set
 from crosssteer.directions.prompts import CATEGORIES, load_anchors, load_pairs
+from crosssteer.directions.safety_direction import SafetyDirection
 
 pytestmark = pytest.mark.slow
 

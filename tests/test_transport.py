@@ -374,7 +374,7 @@ def test_a_probe_covector_is_carried_through_the_pseudo_inverse_transpose():
 
 
 def test_transport_direction_refuses_another_source_layer_or_pooling():
-    from crosssteer.directions.artifact import SafetyDirection
+    from crosssteer.directions.safety_direction import SafetyDirection
     from crosssteer.directions.pipeline import transport_direction
 
     x, y, _w = linear_pair()
