@@ -228,7 +228,8 @@ def _format_eval_set(name: str, e: dict) -> list[str]:
 
 
 def cmd_prompts_stats(args) -> int:
-    from .prompts import format_stats, load_anchors, load_pairs, prompt_stats
+    from .prompt_stats import format_stats, prompt_stats
+    from .prompts import load_anchors, load_pairs
 
     pairs = load_pairs(args.pairs) if args.pairs else None
     anchors = load_anchors(args.anchors) if args.anchors else None
