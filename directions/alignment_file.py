@@ -9,10 +9,11 @@ from typing import Any
 
 import torch
 
+from .alignment_maps import AlignmentError, AlignmentMap, MLPMap
 from .safetensors_io import (ArtifactError, check_float_tensors, check_standardizer, is_finite_number, load_artifact,
                              save_artifact)
 from .space import Standardizer
-from .transport import AlignmentError, AlignmentFit, AlignmentMap, FitReport, MLPMap
+from .transport import AlignmentFit, FitReport
 
 ALIGNMENT_KIND = "alignment"
 

@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import estimate, transport
+from . import alignment_maps, estimate, transport
 from .pipeline import SIDES
 
 
@@ -278,7 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("fit-alignment", help="a source -> target map fitted on benign anchors only")
     _add_model_args(p, "source", "target")
     p.add_argument("--anchors", default="default", help="shipped set name or a .jsonl/.csv/.txt file")
-    p.add_argument("--method", choices=transport.METHODS, default="ridge")
+    p.add_argument("--method", choices=alignment_maps.METHODS, default="ridge")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="output .safetensors")
     p.set_defaults(run=cmd_fit_alignment)
@@ -293,7 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_args(p, "source", "target")
     p.add_argument("--pairs", default="default")
     p.add_argument("--anchors", default="default")
-    p.add_argument("--method", choices=transport.METHODS, default="ridge", help="alignment map")
+    p.add_argument("--method", choices=alignment_maps.METHODS, default="ridge", help="alignment map")
     p.add_argument("--direction-method", choices=estimate.METHODS, default="mean_diff")
     p.add_argument("--seed", type=int, default=None)
     _add_benchmark_args(p)
@@ -316,7 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="the main job on the embedded defaults")
     p.add_argument("--source", default="smollm2-135m")
     p.add_argument("--target", default="gemma3-270m")
-    p.add_argument("--method", choices=transport.METHODS, default="ridge", help="alignment map")
+    p.add_argument("--method", choices=alignment_maps.METHODS, default="ridge", help="alignment map")
     p.add_argument("--seed", type=int, default=None, help="re-split the pairs at random (default: their own split)")
     p.add_argument("--pairs", default="default", help="shipped set name or a .jsonl/.csv file")
     p.add_argument("--anchors", default="default", help="shipped set name or a .jsonl/.csv/.txt file")

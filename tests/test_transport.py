@@ -7,19 +7,8 @@ import math
 import pytest
 import torch
 
-from crosssteer.directions.transport import (
-    METHODS,
-    AlignmentError,
-    AlignmentMap,
-    MLPMap,
-    RidgeMap,
-    SHRINK_GRID,
-    calibrate,
-    cosine,
-    fit_alignment,
-    transport,
-    transport_vectors,
-)
+from crosssteer.directions.alignment_maps import METHODS, SHRINK_GRID, AlignmentError, AlignmentMap, MLPMap, RidgeMap
+from crosssteer.directions.transport import calibrate, cosine, fit_alignment, transport, transport_vectors
 
 
 @pytest.fixture(autouse=True, scope="module")
