@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from . import alignment_maps, estimate, transport
-from .pipeline import SIDES
+from .transfer_eval import SIDES
 
 
 class _Progress:
@@ -51,7 +51,8 @@ def _add_model_args(p: argparse.ArgumentParser, *roles: str) -> None:
 
 
 def _add_benchmark_args(p: argparse.ArgumentParser) -> None:
-    from .pipeline import GATE_FPR, MODES, PRESERVATION
+    from .pipeline import GATE_FPR
+    from .transfer_eval import MODES, PRESERVATION
 
     p.add_argument("--mode", choices=MODES, default="add", help="steering mode of all three directions")
     p.add_argument("--gate-fpr", type=float, default=GATE_FPR,
@@ -141,8 +142,8 @@ def cmd_transport(args) -> int:
 
 
 def cmd_evaluate_transfer(args) -> int:
-    from .pipeline import evaluate_transfer
     from .prompts import load_anchors, load_pairs
+    from .transfer_eval import evaluate_transfer
 
     pairs, anchors = load_pairs(args.pairs), load_anchors(args.anchors)
     eval_sets = _eval_sets(args)  # bad files fail before models load
@@ -163,8 +164,8 @@ def cmd_evaluate_transfer(args) -> int:
 
 def _eval_sets(args) -> dict:
     """The report-only sets the user asked for: the shipped independent set and/or their own files."""
-    from .pipeline import EvalSet, independent_eval_set
     from .prompts import load_anchors, load_pairs
+    from .transfer_eval import EvalSet, independent_eval_set
 
     sets = {"independent": independent_eval_set()} if args.eval_set == "independent" else {}
     if bool(args.eval_pairs) != bool(args.eval_benign):
@@ -243,8 +244,8 @@ def cmd_demo(args) -> int:
     figure, PNG plots (the text-ASR vs benign-preservation trade-off, the strength sweep, score distributions,
     per-category AUROC, category confusion) and the
     transported direction (with the native one beside it) as .safetensors."""
-    from .pipeline import evaluate_transfer
     from .prompts import load_anchors, load_pairs
+    from .transfer_eval import evaluate_transfer
     from .report import write_report
 
     started = time.perf_counter()
