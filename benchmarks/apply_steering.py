@@ -48,9 +48,9 @@ def median_seconds(calls: dict, rounds: int) -> dict[str, tuple[float, float]]:
 
 
 def calibrated_direction(width: int):
-    from crosssteer.directions.artifact import SafetyDirection
     from crosssteer.directions.pipeline import calibrate_direction
     from crosssteer.directions.prompts import CATEGORIES
+    from crosssteer.directions.safety_direction import SafetyDirection
     from crosssteer.directions.space import Standardizer
 
     g = torch.Generator().manual_seed(0)

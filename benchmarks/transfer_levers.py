@@ -5,7 +5,7 @@ anchor-count curves and the levers of issue 15.
         .venv/bin/python benchmarks/transfer_levers.py [--directions s2g,g2s] [--no-curves] [--levers vocab,twins]
         [--maps svd,procrustes] [--with vocab] [--json out.json]
 
-Every row is one `evaluate_transfer` run (directions/pipeline.py) on the shipped pairs and the template
+Every row is one `evaluate_transfer` run (directions/transfer_eval.py) on the shipped pairs and the template
 anchors (`load_anchors("templates")`; the "vocab" row is today's default anchors, templates plus the
 category-vocabulary prompts, with the same benign tests), with the independent set
 (directions/data/independent/) as a report-only evaluation set: the directions come from the shipped
@@ -33,8 +33,9 @@ import time
 from pathlib import Path
 
 from crosssteer.directions.encoders import load_encoder
-from crosssteer.directions.pipeline import evaluate_transfer, fit_and_heldout, independent_eval_set
+from crosssteer.directions.pipeline import fit_and_heldout
 from crosssteer.directions.prompts import load_anchors, load_pairs
+from crosssteer.directions.transfer_eval import evaluate_transfer, independent_eval_set
 
 MODELS = {"s2g": ("smollm2-135m", "gemma3-270m"), "g2s": ("gemma3-270m", "smollm2-135m")}
 PAIR_CURVE = (35, 70, 140)  # plus all 412 fit pairs: the first row

@@ -8,9 +8,9 @@ import sys
 import time
 from pathlib import Path
 
-from . import estimate, transport
-from .pipeline import SIDES
+from . import alignment_maps, estimate, transport
 from .progress import TerminalProgress
+from .transfer_eval import SIDES
 
 
 def _layer(text: str) -> int | str:
@@ -30,7 +30,8 @@ def _add_model_args(p: argparse.ArgumentParser, *roles: str) -> None:
 
 
 def _add_benchmark_args(p: argparse.ArgumentParser) -> None:
-    from .pipeline import GATE_FPR, MODES, PRESERVATION
+    from .pipeline import GATE_FPR
+    from .transfer_eval import MODES, PRESERVATION
 
     p.add_argument("--mode", choices=MODES, default="add", help="steering mode of all three directions")
     p.add_argument("--gate-fpr", type=float, default=GATE_FPR,
@@ -74,7 +75,7 @@ def cmd_extract(args) -> int:
 
 
 def cmd_fit_alignment(args) -> int:
-    from .artifact import save_alignment
+    from .alignment_file import save_alignment
     from .encoders import describe
     from .pipeline import TARGET_POOLING, alignment_summary
     from .prompts import load_anchors
@@ -101,8 +102,9 @@ def cmd_fit_alignment(args) -> int:
 
 
 def cmd_transport(args) -> int:
-    from .artifact import SafetyDirection, load_alignment
+    from .alignment_file import load_alignment
     from .pipeline import transport_direction
+    from .safety_direction import SafetyDirection
 
     direction = SafetyDirection.load(args.direction)
     fit, meta = load_alignment(args.alignment)
@@ -119,8 +121,8 @@ def cmd_transport(args) -> int:
 
 
 def cmd_evaluate_transfer(args) -> int:
-    from .pipeline import evaluate_transfer
     from .prompts import load_anchors, load_pairs
+    from .transfer_eval import evaluate_transfer
 
     pairs, anchors = load_pairs(args.pairs), load_anchors(args.anchors)
     eval_sets = _eval_sets(args)  # bad files fail before models load
@@ -141,8 +143,8 @@ def cmd_evaluate_transfer(args) -> int:
 
 def _eval_sets(args) -> dict:
     """The report-only sets the user asked for: the shipped independent set and/or their own files."""
-    from .pipeline import EvalSet, independent_eval_set
     from .prompts import load_anchors, load_pairs
+    from .transfer_eval import EvalSet, independent_eval_set
 
     sets = {"independent": independent_eval_set()} if args.eval_set == "independent" else {}
     if bool(args.eval_pairs) != bool(args.eval_benign):
@@ -206,7 +208,8 @@ def _format_eval_set(name: str, e: dict) -> list[str]:
 
 
 def cmd_prompts_stats(args) -> int:
-    from .prompts import format_stats, load_anchors, load_pairs, prompt_stats
+    from .prompt_stats import format_stats, prompt_stats
+    from .prompts import load_anchors, load_pairs
 
     pairs = load_pairs(args.pairs) if args.pairs else None
     anchors = load_anchors(args.anchors) if args.anchors else None
@@ -220,8 +223,8 @@ def cmd_demo(args) -> int:
     figure, PNG plots (the text-ASR vs benign-preservation trade-off, the strength sweep, score distributions,
     per-category AUROC, category confusion) and the
     transported direction (with the native one beside it) as .safetensors."""
-    from .pipeline import evaluate_transfer
     from .prompts import load_anchors, load_pairs
+    from .transfer_eval import evaluate_transfer
     from .report import write_report
 
     started = time.perf_counter()
@@ -254,7 +257,7 @@ def add_parsers(sub) -> None:
     p = sub.add_parser("fit-alignment", help="a source -> target map fitted on benign anchors only")
     _add_model_args(p, "source", "target")
     p.add_argument("--anchors", default="default", help="shipped set name or a .jsonl/.csv/.txt file")
-    p.add_argument("--method", choices=transport.METHODS, default="ridge")
+    p.add_argument("--method", choices=alignment_maps.METHODS, default="ridge")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="output .safetensors")
     p.set_defaults(run=cmd_fit_alignment)
@@ -269,7 +272,7 @@ def add_parsers(sub) -> None:
     _add_model_args(p, "source", "target")
     p.add_argument("--pairs", default="default")
     p.add_argument("--anchors", default="default")
-    p.add_argument("--method", choices=transport.METHODS, default="ridge", help="alignment map")
+    p.add_argument("--method", choices=alignment_maps.METHODS, default="ridge", help="alignment map")
     p.add_argument("--direction-method", choices=estimate.METHODS, default="mean_diff")
     p.add_argument("--seed", type=int, default=None)
     _add_benchmark_args(p)
@@ -292,7 +295,7 @@ def add_parsers(sub) -> None:
     p = sub.add_parser("demo", help="the main job on the embedded defaults")
     p.add_argument("--source", default="smollm2-135m")
     p.add_argument("--target", default="gemma3-270m")
-    p.add_argument("--method", choices=transport.METHODS, default="ridge", help="alignment map")
+    p.add_argument("--method", choices=alignment_maps.METHODS, default="ridge", help="alignment map")
     p.add_argument("--seed", type=int, default=None, help="re-split the pairs at random (default: their own split)")
     p.add_argument("--pairs", default="default", help="shipped set name or a .jsonl/.csv file")
     p.add_argument("--anchors", default="default", help="shipped set name or a .jsonl/.csv/.txt file")

@@ -1,9 +1,10 @@
 """Prompt sets: contrastive (unsafe, safe) pairs that define a direction, and benign anchors.
 
 Pairs and anchors come from the sets shipped in `data/`, from user files (.jsonl/.json/.csv, and
-.txt for anchors), from text pasted into a node, or optionally from Hugging Face datasets. Every
-loader validates as it reads and reports problems as `file:line: what is wrong`, because a
-direction fitted on a silently broken prompt set is wrong in ways nobody can see later.
+.txt for anchors) or from text pasted into a node (Hugging Face datasets: prompt_datasets.py; diversity
+statistics: prompt_stats.py). Every loader validates as it reads and reports problems as
+`file:line: what is wrong`, because a direction fitted on a silently broken prompt set is wrong in ways
+nobody can see later.
 
 Pure Python (csv, json, random, hashlib): no torch, no ComfyUI.
 """
@@ -12,7 +13,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import math
 import os
 import random
 import re
@@ -40,20 +40,9 @@ PAIR_EXTENSIONS = (".jsonl", ".json", ".csv")
 ANCHOR_EXTENSIONS = (".jsonl", ".json", ".csv", ".txt")
 PASTED = "pasted text"
 
-I2P_DATASET = "AIML-TUDA/i2p"
-NEAR_DUPLICATE_JACCARD = 0.8
-
 
 class PromptFileError(ValueError):
     """A prompt file, pasted text or dataset is unusable; the message says where and why."""
-
-
-class HubUnavailableError(PromptFileError, ConnectionError):
-    """A Hugging Face dataset could not be fetched (offline, unknown or gated)."""
-
-
-class MissingOptionalPackage(ImportError):
-    """An optional package (e.g. `datasets`) is needed for this source but not installed."""
 
 
 @dataclass(frozen=True)
@@ -448,274 +437,3 @@ def prompt_set_hash(items: Iterable[PromptPair | str]) -> str:
             raise TypeError(f"prompt_set_hash takes PromptPair or str items, got {type(item).__name__}")
     blob = json.dumps(canonical, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
-
-
-# ---------------------------------------------------------------------------------------------
-# optional Hugging Face datasets
-
-
-def i2p_rows_to_prompts(rows: Iterable[Mapping[str, Any]], text_column: str = "prompt",
-                        category_column: str = "categories") -> list[tuple[str, list[str]]]:
-    """Rows with a prompt and comma-separated categories -> [(prompt, [our categories])].
-
-    I2P names map onto ours by `canonical_category` ("illegal activity" -> "illegal-activity");
-    names we do not use are dropped. Rows whose prompt is empty are skipped.
-    """
-    result = []
-    for index, row in enumerate(rows):
-        if text_column not in row:
-            raise PromptFileError(f'row {index}: no column "{text_column}" (columns: {", ".join(map(str, row))})')
-        prompt = row[text_column]
-        if not isinstance(prompt, str) or not prompt.strip():
-            continue
-        raw = row.get(category_column) if category_column else None
-        if raw is None:
-            names: list[Any] = []
-        elif isinstance(raw, str):
-            names = raw.split(",")
-        else:
-            names = list(raw)
-        found = {canonical_category(str(name)) for name in names} - {None}
-        result.append((prompt.strip(), [c for c in CATEGORIES if c in found]))
-    return result
-
-
-def caption_rows_to_anchors(rows: Iterable[Mapping[str, Any]], column: str) -> list[str]:
-    """Caption rows -> deduplicated anchor texts; a cell may hold one caption or a list (COCO)."""
-    texts = []
-    for index, row in enumerate(rows):
-        if column not in row:
-            raise PromptFileError(f'row {index}: no column "{column}" (columns: {", ".join(map(str, row))})')
-        cell = row[column]
-        for caption in ([cell] if isinstance(cell, str) else list(cell or [])):
-            if isinstance(caption, Mapping):  # e.g. {"raw": "..."} in some COCO exports
-                caption = caption.get("raw") or caption.get("text") or ""
-            if isinstance(caption, str) and caption.strip():
-                texts.append(" ".join(caption.split()))
-    return list(dict.fromkeys(texts))
-
-
-def _load_hf_dataset(dataset: str, split: str):
-    try:
-        import datasets  # optional: only these loaders need it
-    except ImportError:
-        raise MissingOptionalPackage(
-            f'loading "{dataset}" needs the optional package datasets: pip install datasets '
-            f"(and a network connection)"
-        ) from None
-    try:
-        return datasets.load_dataset(dataset, split=split)
-    except FileNotFoundError as exc:  # datasets' DatasetNotFoundError; also an offline cache miss
-        raise HubUnavailableError(
-            f'dataset "{dataset}" (split "{split}") was not found: check the name, accept its terms and '
-            f"log in for gated datasets, and keep the Hugging Face hub online ({exc})"
-        ) from exc
-    except (ConnectionError, TimeoutError, OSError) as exc:
-        raise HubUnavailableError(
-            f'loading "{dataset}" needs the Hugging Face hub online (or a cached copy): {exc}'
-        ) from exc
-
-
-def _pick_column(columns: Sequence[str], wanted: str | None, guesses: Sequence[str], dataset: str, role: str) -> str:
-    if wanted is not None:
-        if wanted not in columns:
-            raise PromptFileError(f'dataset "{dataset}" has no column "{wanted}" (columns: {", ".join(columns)})')
-        return wanted
-    for guess in guesses:
-        if guess in columns:
-            return guess
-    raise PromptFileError(
-        f'dataset "{dataset}": name the {role} column (columns: {", ".join(columns)})'
-    )
-
-
-def load_hf_prompts(dataset: str, split: str = "train", *, text_column: str | None = None,
-                    category_column: str | None = None) -> list[tuple[str, list[str]]]:
-    """Unsafe prompts with categories from a Hugging Face dataset, e.g. I2P (`AIML-TUDA/i2p`).
-
-    Needs the optional `datasets` package and the hub online. Returns [(prompt, [categories])].
-    """
-    data = _load_hf_dataset(dataset, split)
-    columns = list(data.column_names)
-    if dataset == I2P_DATASET:
-        text_column = text_column or "prompt"
-        category_column = category_column or "categories"
-    text_column = _pick_column(columns, text_column, ("prompt", "text"), dataset, "prompt")
-    if category_column is None:
-        category_column = next((c for c in ("categories", "category", "label") if c in columns), None)
-    elif category_column not in columns:
-        raise PromptFileError(f'dataset "{dataset}" has no column "{category_column}" (columns: {", ".join(columns)})')
-    return i2p_rows_to_prompts(data, text_column, category_column or "")
-
-
-def load_hf_anchors(dataset: str, split: str = "train", column: str | None = None, *,
-                    limit: int | None = None) -> list[str]:
-    """Benign captions (COCO-like) from a Hugging Face dataset as anchors; `limit` keeps the first N."""
-    data = _load_hf_dataset(dataset, split)
-    column = _pick_column(list(data.column_names), column,
-                          ("caption", "captions", "text", "sentences", "prompt"), dataset, "caption")
-    anchors = caption_rows_to_anchors(data, column)
-    if limit is not None:
-        anchors = anchors[:limit]
-    if not anchors:
-        raise PromptFileError(f'dataset "{dataset}" (split "{split}", column "{column}"): holds no prompts')
-    return anchors
-
-
-# ---------------------------------------------------------------------------------------------
-# statistics (backs `crosssteer prompts stats`)
-
-
-def normalize_text(text: str) -> str:
-    """Lowercase, punctuation stripped, whitespace collapsed: the key for duplicate detection."""
-    return " ".join(re.sub(r"[^\w\s]", "", text.lower()).split())
-
-
-def _words(text: str) -> list[str]:
-    return normalize_text(text).split()
-
-
-def _jaccard(a: frozenset, b: frozenset) -> float:
-    union = len(a | b)
-    return len(a & b) / union if union else 0.0
-
-
-def _length_stats(texts: Sequence[str]) -> dict[str, float]:
-    lengths = [len(_words(t)) for t in texts]
-    if not lengths:
-        return {"min": 0, "mean": 0.0, "max": 0}
-    return {"min": min(lengths), "mean": sum(lengths) / len(lengths), "max": max(lengths)}
-
-
-def _exact_duplicates(texts: Sequence[str], examples: int = 10) -> dict[str, Any]:
-    """Surplus copies after normalisation, plus the most repeated texts with their counts."""
-    counts = Counter(normalize_text(t) for t in texts)
-    repeated = sorted(((n, key) for key, n in counts.items() if n > 1), key=lambda item: (-item[0], item[1]))
-    return {
-        "count": len(texts) - len(counts),
-        "groups": sum(1 for n, _ in repeated),
-        "examples": [{"text": key, "count": n} for n, key in repeated[:examples]],
-    }
-
-
-def count_near_duplicates(texts: Sequence[str], threshold: float = NEAR_DUPLICATE_JACCARD) -> int:
-    """Pairs of distinct (after normalisation) texts whose word-Jaccard is >= threshold.
-
-    Exact all-pairs join with prefix filtering: tokens are ordered rarest-first and two sets with
-    Jaccard >= t must share a token among their first |x| - ceil(t|x|) + 1, so only sets meeting in
-    an inverted index of those prefixes are compared. Near-linear on real prompt sets.
-    """
-    distinct = {normalize_text(t) for t in texts}
-    # distinct texts with the same word set (other order, repeated words) are near-duplicates of each
-    # other; the join below runs over the word sets and weighs each match by the texts behind it
-    by_set = Counter(frozenset(key.split()) for key in distinct if key)
-    found = sum(n * (n - 1) // 2 for n in by_set.values())
-    sets = sorted(by_set, key=len)
-    frequency = Counter(token for s in sets for token in s)
-    index: dict[str, list[int]] = defaultdict(list)
-    ordered: list[frozenset] = []
-    for current in sets:  # ascending size: every indexed set is no larger than `current`
-        tokens = sorted(current, key=lambda tok: (frequency[tok], tok))
-        prefix = len(tokens) - math.ceil(threshold * len(tokens) - 1e-9) + 1
-        seen: set[int] = set()
-        for token in tokens[:prefix]:
-            for other in index[token]:
-                if other in seen:
-                    continue
-                seen.add(other)
-                candidate = ordered[other]
-                if len(candidate) >= threshold * len(current) and _jaccard(current, candidate) >= threshold:
-                    found += by_set[current] * by_set[candidate]
-        position = len(ordered)
-        ordered.append(current)
-        for token in tokens[:prefix]:
-            index[token].append(position)
-    return found
-
-
-def _distinct_n(texts: Sequence[str]) -> dict[str, float]:
-    unigrams: Counter = Counter()
-    bigrams: Counter = Counter()
-    for text in texts:
-        words = _words(text)
-        unigrams.update(words)
-        bigrams.update(zip(words, words[1:]))
-    total1, total2 = sum(unigrams.values()), sum(bigrams.values())
-    return {
-        "distinct_1": len(unigrams) / total1 if total1 else 0.0,
-        "distinct_2": len(bigrams) / total2 if total2 else 0.0,
-    }
-
-
-def _text_group_stats(texts: Sequence[str], near_groups: Iterable[Sequence[str]]) -> dict[str, Any]:
-    return {
-        "words": _length_stats(texts),
-        "exact_duplicates": _exact_duplicates(texts),
-        "near_duplicates": sum(count_near_duplicates(group) for group in near_groups),
-        **_distinct_n(texts),
-    }
-
-
-def prompt_stats(pairs: Sequence[PromptPair] | None = None, anchors: Sequence[str] | None = None) -> dict:
-    """Counts, lengths, duplicates and diversity of a pair set and/or an anchor set (plain dict)."""
-    stats: dict[str, Any] = {}
-    if pairs is not None:
-        by_category: dict[str, list[PromptPair]] = defaultdict(list)
-        for pair in pairs:
-            by_category[pair.category].append(pair)
-        twin_jaccard = [_jaccard(frozenset(_words(p.unsafe)), frozenset(_words(p.safe))) for p in pairs]
-        per_category = {}
-        for category in [c for c in CATEGORIES if c in by_category] + sorted(set(by_category) - set(CATEGORIES)):
-            members = by_category[category]
-            jac = [_jaccard(frozenset(_words(p.unsafe)), frozenset(_words(p.safe))) for p in members]
-            per_category[category] = {
-                "total": len(members),
-                **{split: sum(1 for p in members if p.split == split) for split in SPLITS},
-                "twin_jaccard_mean": sum(jac) / len(jac),
-            }
-        groups = list(by_category.values())
-        stats["pairs"] = {
-            "count": len(pairs),
-            "per_category": per_category,
-            "per_split": {split: sum(1 for p in pairs if p.split == split) for split in SPLITS},
-            "unsafe": _text_group_stats([p.unsafe for p in pairs], ([p.unsafe for p in g] for g in groups)),
-            "safe": _text_group_stats([p.safe for p in pairs], ([p.safe for p in g] for g in groups)),
-            "twin_jaccard_mean": sum(twin_jaccard) / len(twin_jaccard) if twin_jaccard else 0.0,
-        }
-    if anchors is not None:
-        anchors = list(anchors)
-        stats["anchors"] = {"count": len(anchors), **_text_group_stats(anchors, [anchors])}
-    return stats
-
-
-def format_stats(stats: Mapping[str, Any]) -> str:
-    """A plain-text report of `prompt_stats` output, for the CLI."""
-    out: list[str] = []
-
-    def group(title: str, g: Mapping[str, Any]) -> None:
-        w, dup = g["words"], g["exact_duplicates"]
-        out.append(
-            f"  {title:<8} words min/mean/max {w['min']}/{w['mean']:.1f}/{w['max']}  "
-            f"exact duplicates {dup['count']}  near duplicates {g['near_duplicates']}  "
-            f"distinct-1 {g['distinct_1']:.3f}  distinct-2 {g['distinct_2']:.3f}"
-        )
-        for example in dup["examples"][:5]:
-            out.append(f"           x{example['count']}  {example['text'][:80]}")
-
-    if "pairs" in stats:
-        p = stats["pairs"]
-        split_text = ", ".join(f"{k} {v}" for k, v in p["per_split"].items())
-        out.append(f"pairs: {p['count']} ({split_text})")
-        out.append(f"  {'category':<18}{'total':>7}{'fit':>7}{'heldout':>9}{'twin J':>9}")
-        for category, row in p["per_category"].items():
-            out.append(
-                f"  {category:<18}{row['total']:>7}{row['fit']:>7}{row['heldout']:>9}{row['twin_jaccard_mean']:>9.2f}"
-            )
-        group("unsafe", p["unsafe"])
-        group("safe", p["safe"])
-        out.append(f"  mean safe/unsafe word-Jaccard {p['twin_jaccard_mean']:.3f}")
-    if "anchors" in stats:
-        a = stats["anchors"]
-        out.append(f"anchors: {a['count']}")
-        group("anchors", a)
-    return "\n".join(out)

@@ -9,16 +9,18 @@ when all of that matches what would be computed; tests/test_source_side.py recom
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
 import torch
 
-from .artifact import SafetyDirection, load_source_side, save_source_side
 from .encoders import HFEncoder
 from .pipeline import extract_direction
 from .prompts import DATA_DIR, PromptPair, prompt_set_hash
+from .safetensors_io import ArtifactError, check_float_tensors, load_artifact, save_artifact
+from .safety_direction import SafetyDirection
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 SHIPPED_SOURCE_SIDE = DATA_DIR / "auto_source.safetensors"
@@ -86,3 +88,42 @@ def build_source_side(encoder: HFEncoder, pairs: Sequence[PromptPair], anchors: 
                                     progress=lambda d, t: progress("anchors (source)", d, t))[layer]
     meta = {"pairs": pairs_key(pairs), "anchors": prompt_set_hash(anchors), "recipe": dict(RECIPE)}
     return SourceSide(direction, embedded, meta)
+
+
+# ------------------------------------------------------------------------------------------- the file
+
+SOURCE_SIDE_KIND = "source_side"
+
+
+def save_source_side(path: str | os.PathLike, direction: SafetyDirection, anchors: torch.Tensor, meta: dict) -> Path:
+    """A source-space direction and the source embeddings [N, D] of the anchors it is aligned on, as one
+    file (see SourceSide); `meta` says which prompts and recipe made them."""
+    if direction.spaces or direction.meta.get("space") != "source":
+        raise ArtifactError("a precomputed source side holds a direction in its source space, with no extra spaces")
+    if anchors.ndim != 2 or anchors.shape[1] != direction.width:
+        raise ArtifactError(f"the anchor embeddings have shape {tuple(anchors.shape)}, expected [N, {direction.width}]")
+    tensors, direction_meta = direction.validate().file_parts()
+    tensors = {f"direction.{k}": v for k, v in tensors.items()}
+    tensors["anchors"] = anchors
+    return save_artifact(path, SOURCE_SIDE_KIND, tensors, {"direction": direction_meta, "info": meta})
+
+
+def load_source_side(path: str | os.PathLike) -> tuple[SafetyDirection, torch.Tensor, dict]:
+    """(direction, anchor embeddings [N, D] float32, meta) from a file written by save_source_side; checked."""
+    tensors, file_meta = load_artifact(path, SOURCE_SIDE_KIND)
+    try:
+        anchors = tensors.pop("anchors", None)
+        stray = sorted(k for k in tensors if not k.startswith("direction."))
+        if anchors is None or stray:
+            raise ArtifactError(f"it must hold the tensor 'anchors' and direction tensors only (stray: {stray[:5]})")
+        direction_meta, info = file_meta.get("direction"), file_meta.get("info")
+        if not isinstance(direction_meta, dict) or not isinstance(info, dict):
+            raise ArtifactError("meta 'direction' and 'info' must be JSON objects")
+        direction = SafetyDirection.from_file_parts({k[len("direction."):]: v for k, v in tensors.items()}, direction_meta)
+        check_float_tensors({"anchors": anchors}, ["anchors"])
+        if anchors.ndim != 2 or anchors.shape[1] != direction.width or anchors.shape[0] < 2:
+            raise ArtifactError(f"the anchor embeddings have shape {tuple(anchors.shape)}, expected [N >= 2, "
+                                f"{direction.width}]")
+    except ArtifactError as exc:
+        raise ArtifactError(f"{path}: {exc}; re-create the file (scripts/make_auto_source.py)") from exc
+    return direction, anchors.float(), info

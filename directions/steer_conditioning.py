@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from . import steer
-from .artifact import SafetyDirection
+from .safety_direction import SafetyDirection
 from .conditioning import (describe_entry, entries, families_matching, map_conditioning, pooled_vector,
                            reading_each_tensor_once, segments)
 from .families import FAMILIES, FAMILY_CHOICES, POOLED, Family, ambiguous_with, family_label

@@ -10,8 +10,8 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..directions.prompts import (SHIPPED_PAIR_FILES, PromptFileError, i2p_rows_to_prompts, load_anchors,
-                                  load_hf_anchors, load_hf_prompts, load_pairs)
+from ..directions.prompt_datasets import i2p_rows_to_prompts, load_hf_anchors, load_hf_prompts
+from ..directions.prompts import SHIPPED_PAIR_FILES, PromptFileError, load_anchors, load_pairs
 
 UNSTEERED = "none"
 CONDITIONS = ("native", "transported")

@@ -12,9 +12,10 @@ import re
 
 from comfy_api.latest import io
 
-from ..directions.artifact import ArtifactError, SafetyDirection
 from ..directions.encoders import EncoderError, fingerprint_of, resolve_spec
 from ..directions.prompts import prompt_set_hash
+from ..directions.safetensors_io import ArtifactError
+from ..directions.safety_direction import SafetyDirection
 from ..directions.source_side import RECIPE as SOURCE_RECIPE, SHIPPED_SOURCE_SIDE, SourceSide, build_source_side
 from ..directions.target_spaces import fit_target_spaces
 from . import folders

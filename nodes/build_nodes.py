@@ -6,7 +6,7 @@ from contextlib import nullcontext
 
 from comfy_api.latest import io
 
-from ..directions import estimate, transport
+from ..directions import alignment_maps, estimate, transport
 from ..directions.encoders import EMBEDDED, POOLINGS
 from ..directions.pipeline import TARGET_POOLING, extract_direction, fit_and_heldout, transport_direction
 from ..directions.target_spaces import extract_native, fit_target_spaces
@@ -143,7 +143,7 @@ class FitBenignAlignment(io.ComfyNode):
                 io.Combo.Input("anchors", options=prompt_source_options(), default=SHIPPED,
                                tooltip="Benign prompts: the shipped 3,000+, the text below, or a file in the input folder."),
                 io.String.Input("pasted_anchors", multiline=True, default="", tooltip="One benign prompt a line."),
-                io.Combo.Input("method", options=list(transport.METHODS), default="ridge",
+                io.Combo.Input("method", options=list(alignment_maps.METHODS), default="ridge",
                                tooltip="ridge (CV-regularised), svd (reduced rank), procrustes, or a small mlp."),
                 io.Int.Input("layer", default=-1, min=-128, max=128,
                              tooltip="Source layer when no direction is connected."),

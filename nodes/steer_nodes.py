@@ -5,11 +5,12 @@ from pathlib import Path
 
 from comfy_api.latest import io
 
-from ..directions.artifact import ArtifactError, SafetyDirection
 from ..directions.conditioning import TOKEN_SCOPES
 from ..directions.families import FAMILY_CHOICES
 from ..directions.pipeline import GATE_FPR
 from ..directions.prompts import CATEGORIES
+from ..directions.safetensors_io import ArtifactError
+from ..directions.safety_direction import SafetyDirection
 from ..directions.steer_conditioning import MODES, steer_conditioning
 from . import folders
 from .build_nodes import transport_with

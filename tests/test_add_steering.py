@@ -3,7 +3,6 @@ nodes, PrimitiveNode prompts, several positives and text encoders, and what it r
 are hand-made in the shape ComfyUI writes; the real templates of ComfyUI are in test_templates.py."""
 from __future__ import annotations
 
-import copy
 import json
 
 import pytest

@@ -9,17 +9,12 @@ import pytest
 import safetensors.torch
 import torch
 
-from crosssteer.directions import artifact
-from crosssteer.directions.artifact import (
-    FORMAT_VERSION,
-    ArtifactError,
-    SafetyDirection,
-    load_artifact,
-    save_artifact,
-    tensors_sha256,
-)
+from crosssteer.directions import safetensors_io
 from crosssteer.directions.estimate import DirectionSet
+from crosssteer.directions.safetensors_io import FORMAT_VERSION, ArtifactError, load_artifact, save_artifact, tensors_sha256
+from crosssteer.directions.safety_direction import SafetyDirection
 from crosssteer.directions.space import Standardizer
+from crosssteer.directions.steer import mix
 
 D = 32
 
@@ -296,7 +291,7 @@ def test_loader_never_unpickles(tmp_path, direction, monkeypatch):
     path = direction.save(tmp_path / "dir.safetensors")
     SafetyDirection.load(path)
     assert json.loads(json.dumps(direction.meta)) == direction.meta
-    assert artifact.MAX_HEADER_BYTES == 10 * 1024 * 1024
+    assert safetensors_io.MAX_HEADER_BYTES == 10 * 1024 * 1024
 
 
 # ---------------------------------------------------------------------------------- benign calibration
@@ -327,7 +322,7 @@ def test_a_mix_is_calibrated_with_its_own_center_and_spread(direction):
     """Gate and ablate of a mix use the mix's own benign statistics, not its strongest vector's."""
     calibrated = _calibrated(direction)
     cal = calibrated.calibration("mixed")
-    total = artifact.mix(calibrated.vectors, calibrated.units, calibrated.weights)
+    total = mix(calibrated.vectors, calibrated.units, calibrated.weights)
     assert torch.allclose(cal.vector, total / total.norm(), atol=1e-6)
     g = torch.Generator().manual_seed(7)
     anchors = torch.randn(400, D, generator=g) * 0.5 + 0.2  # the same anchors as _calibrated

@@ -73,7 +73,7 @@ def test_first_run_builds_and_caches_then_later_runs_only_apply(comfy, comfy_bas
 
 
 def test_cached_direction_steers_exactly_as_apply_with_that_file(comfy, comfy_base, sd15_clip, prompt_files):
-    from crosssteer.directions.artifact import SafetyDirection
+    from crosssteer.directions.safety_direction import SafetyDirection
 
     encode = comfy.node_class("CLIPTextEncode")()
     cond = encode.encode(sd15_clip, "a man stabbing a stranger in a kitchen")[0]
@@ -138,7 +138,7 @@ def test_a_precomputed_source_side_builds_the_same_direction_as_the_llm_and_load
     import sys
 
     from crosssteer.directions import prompts
-    from crosssteer.directions.artifact import SafetyDirection
+    from crosssteer.directions.safety_direction import SafetyDirection
     from crosssteer.directions.source_side import build_source_side
 
     pairs_file, anchors_file = "auto_pre_pairs.jsonl", "auto_pre_anchors.txt"

@@ -11,7 +11,7 @@ import sys
 import pytest
 import torch
 
-from crosssteer.directions.artifact import SafetyDirection
+from crosssteer.directions.safety_direction import SafetyDirection
 from crosssteer.directions.conditioning import _zero_rows, pool_spaces, reading_each_tensor_once
 from crosssteer.directions.conditioning_encoder import ConditioningEncoder, EncoderFamilyError
 from crosssteer.directions.families import FAMILIES

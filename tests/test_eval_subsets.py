@@ -6,8 +6,9 @@ from collections import Counter
 
 import pytest
 
-from crosssteer.directions.pipeline import fit_and_heldout, split_anchors, subset_pairs, subset_texts
+from crosssteer.directions.pipeline import fit_and_heldout
 from crosssteer.directions.prompts import CATEGORIES, load_anchors, load_pairs
+from crosssteer.directions.transfer_eval import split_anchors, subset_pairs, subset_texts
 
 
 def test_pair_subsets_are_stratified_nested_and_fixed():

@@ -186,7 +186,7 @@ def flux2_prefix(clip) -> int:
 
 def synthetic_direction(comfy, family: str, seed: int = 0, spaces: dict | None = None, clip=None):
     """A calibrated target direction for the family, one random unit vector per space (arithmetic only)."""
-    SafetyDirection = pack(comfy, "directions.artifact").SafetyDirection
+    SafetyDirection = pack(comfy, "directions.safety_direction").SafetyDirection
     Standardizer = pack(comfy, "directions.space").Standardizer
     g = torch.Generator().manual_seed(seed)
     parts = {}
@@ -522,11 +522,8 @@ def test_native_baseline_is_estimated_in_every_space(comfy, zimage_and_sd3):
 def test_extra_spaces_round_trip_and_old_readers_are_told_to_update(tmp_path):
     """A direction with spaces is written as format 2 (an older CrossSteer says "update" instead of steering
     one space silently); one without stays format 1; a stray space tensor is refused."""
-    from crosssteer.directions.artifact import (
-        ArtifactError,
-        SafetyDirection,
-        save_artifact,
-    )
+    from crosssteer.directions.safetensors_io import ArtifactError, save_artifact
+    from crosssteer.directions.safety_direction import SafetyDirection
     from crosssteer.directions.space import Standardizer
 
     def part(width, seed, space):

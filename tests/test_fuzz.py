@@ -28,8 +28,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
-from crosssteer.directions import artifact, prompts, transport
-from crosssteer.directions.artifact import ArtifactError, SafetyDirection, load_alignment, save_alignment
+from crosssteer.directions import prompts, safetensors_io, transport
+from crosssteer.directions.alignment_file import load_alignment, save_alignment
+from crosssteer.directions.safetensors_io import ArtifactError
+from crosssteer.directions.safety_direction import SafetyDirection
 from crosssteer.directions.pipeline import transport_direction
 from crosssteer.directions.prompts import CATEGORIES, PromptFileError
 from crosssteer.directions.space import Standardizer
@@ -126,7 +128,7 @@ def build(tensors: dict, meta, kind: str, *, fmt: str = "1", sha: str | None = N
     """A CrossSteer file with consistent checksums (unless told otherwise), whatever the content."""
     meta_text = meta if isinstance(meta, str) else json.dumps(meta, allow_nan=True)
     metadata = {"crosssteer_kind": kind, "crosssteer_format": fmt, "crosssteer_meta": meta_text,
-                "crosssteer_sha256": sha if sha is not None else artifact.tensors_sha256(tensors)}
+                "crosssteer_sha256": sha if sha is not None else safetensors_io.tensors_sha256(tensors)}
     if meta_sha == "auto":
         metadata["crosssteer_meta_sha256"] = hashlib.sha256(meta_text.encode()).hexdigest()
     elif meta_sha is not None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from crosssteer.directions import prompt_stats as S
 from crosssteer.directions import prompts as P
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,7 +49,7 @@ def test_independent_pairs_cover_every_category_and_are_all_held_out():
     # the loader knows "fit" and "heldout" only; every independent pair is held out, none may be fitted on
     fit, heldout = P.shipped_split(pairs)
     assert fit == [] and len(heldout) == len(pairs)
-    lengths = [len(P.normalize_text(text).split()) for p in pairs for text in (p.unsafe, p.safe)]
+    lengths = [len(S.normalize_text(text).split()) for p in pairs for text in (p.unsafe, p.safe)]
     assert min(lengths) >= 3 and max(lengths) <= 60
     for lineno, line in enumerate(INDEPENDENT_PAIRS.read_text(encoding="utf-8").splitlines(), start=1):
         record = json.loads(line)
@@ -78,9 +79,9 @@ def test_category_vocabulary_anchors_load_and_spread_evenly_over_the_categories(
                                   "category vocabulary anchors"])
 def test_no_exact_or_near_duplicates_within_a_new_set(sets, name):
     texts = sets[name]
-    keys = [P.normalize_text(t) for t in texts]
+    keys = [S.normalize_text(t) for t in texts]
     assert len(set(keys)) == len(keys), f"{name}: exact duplicates after normalisation"
-    assert P.count_near_duplicates(texts) == 0, _near_examples(texts, texts)
+    assert S.count_near_duplicates(texts) == 0, _near_examples(texts, texts)
 
 
 NEW_GROUPS = ("independent unsafe", "independent safe", "independent captions", "category vocabulary anchors")
@@ -94,21 +95,21 @@ CROSS = [(a, b) for a, b in itertools.combinations(ALL_GROUPS, 2)
 @pytest.mark.parametrize("first,second", CROSS)
 def test_no_exact_or_near_duplicates_across_sets(sets, first, second):
     a, b = sets[first], sets[second]
-    shared = {P.normalize_text(t) for t in a} & {P.normalize_text(t) for t in b}
+    shared = {S.normalize_text(t) for t in a} & {S.normalize_text(t) for t in b}
     assert not shared, f"{first} and {second} share {sorted(shared)[:5]}"
     # with no text in common, the near-duplicate pairs of the union are those inside each part plus those across
-    across = P.count_near_duplicates(a + b) - P.count_near_duplicates(a) - P.count_near_duplicates(b)
+    across = S.count_near_duplicates(a + b) - S.count_near_duplicates(a) - S.count_near_duplicates(b)
     assert across == 0, _near_examples(a, b)
 
 
 def _near_examples(a, b, limit=5):
     """Up to `limit` (text, text) pairs with word-Jaccard >= the threshold, for the failure message."""
     found = []
-    words_b = [(t, frozenset(P.normalize_text(t).split())) for t in b]
+    words_b = [(t, frozenset(S.normalize_text(t).split())) for t in b]
     for text in a:
-        words = frozenset(P.normalize_text(text).split())
+        words = frozenset(S.normalize_text(text).split())
         for other, other_words in words_b:
-            if other != text and P._jaccard(words, other_words) >= P.NEAR_DUPLICATE_JACCARD:
+            if other != text and S._jaccard(words, other_words) >= S.NEAR_DUPLICATE_JACCARD:
                 found.append((text, other))
                 if len(found) == limit:
                     return found
@@ -123,8 +124,8 @@ def test_new_sets_are_more_varied_than_the_shipped_anchors(sets, name):
     shipped = sets["shipped anchors"]
     step = len(shipped) / len(texts)
     sample = [shipped[int(i * step)] for i in range(len(texts))]
-    new = P.prompt_stats(anchors=texts)["anchors"]["distinct_2"]
-    old = P.prompt_stats(anchors=sample)["anchors"]["distinct_2"]
+    new = S.prompt_stats(anchors=texts)["anchors"]["distinct_2"]
+    old = S.prompt_stats(anchors=sample)["anchors"]["distinct_2"]
     assert new > old, f"{name}: distinct-2 {new:.3f} is not above the shipped anchors' {old:.3f}"
 
 

@@ -134,7 +134,6 @@ def test_the_library_imports_nothing_from_the_rest_of_the_pack_or_comfyui():
     assert not bad, f"directions/ must stay pure: {bad}"
 
 
-@pytest.mark.xfail(strict=False, reason="issue 17 in progress")
 def test_no_module_over_450_lines():
     long = {str(path.relative_to(PACK_ROOT)): n for module, path in MODULES.items()
             if module.split(".")[0] in ("directions", "nodes", "evaluation")

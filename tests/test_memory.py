@@ -80,7 +80,7 @@ def test_the_llm_memory_is_returned_when_the_node_is_done(comfy):
 @pytest.fixture(scope="module")
 def direction_file(comfy):
     """A calibrated 768-wide (SD1.5 CLIP-L) direction saved in models/safety_directions."""
-    from crosssteer.directions.artifact import SafetyDirection
+    from crosssteer.directions.safety_direction import SafetyDirection
     from crosssteer.directions.space import Standardizer
 
     g = torch.Generator().manual_seed(0)

@@ -90,7 +90,7 @@ def test_full_graph_runs_in_process_and_the_saved_direction_steers_without_an_ll
 @pytest.fixture(scope="module")
 def target_direction(comfy):
     """A calibrated 768-wide target direction with category vectors (synthetic: the arithmetic is the point)."""
-    from crosssteer.directions.artifact import SafetyDirection
+    from crosssteer.directions.safety_direction import SafetyDirection
     from crosssteer.directions.space import Standardizer
 
     g = torch.Generator().manual_seed(0)

@@ -18,10 +18,12 @@ import torch
 
 from crosssteer import cli
 from crosssteer.directions import commands
-from crosssteer.directions.artifact import SafetyDirection, load_alignment
+from crosssteer.directions.alignment_file import load_alignment
 from crosssteer.directions.encoders import EmbeddingCache, cache_root
-from crosssteer.directions.pipeline import EvalSet, evaluate_transfer, extract_direction, independent_eval_set
+from crosssteer.directions.pipeline import extract_direction
 from crosssteer.directions.prompts import CATEGORIES, load_anchors, load_pairs
+from crosssteer.directions.safety_direction import SafetyDirection
+from crosssteer.directions.transfer_eval import EvalSet, evaluate_transfer, independent_eval_set
 
 pytestmark = pytest.mark.slow
 

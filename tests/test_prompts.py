@@ -6,6 +6,8 @@ import sys
 
 import pytest
 
+from crosssteer.directions import prompt_datasets as D
+from crosssteer.directions import prompt_stats as S
 from crosssteer.directions import prompts as P
 from crosssteer.directions.prompts import PromptFileError, PromptPair
 
@@ -300,7 +302,7 @@ def test_prompt_stats_counts_duplicates_and_diversity():
     ]
     anchors = ["a red car", "A red car.", "a blue car", "one two three four five six seven eight nine",
                "one two three four five six seven eight nine ten"]
-    stats = P.prompt_stats(pairs, anchors)
+    stats = S.prompt_stats(pairs, anchors)
     p = stats["pairs"]
     assert p["count"] == 5
     assert p["per_split"] == {"fit": 4, "heldout": 1}
@@ -318,9 +320,9 @@ def test_prompt_stats_counts_duplicates_and_diversity():
     assert a["count"] == 5 and a["exact_duplicates"]["count"] == 1
     assert a["near_duplicates"] == 1  # 9 of 10 words shared; "red car" vs "blue car" is only 0.5
     assert a["distinct_1"] == pytest.approx(14 / 28)  # a red car blue + one..ten
-    report = P.format_stats(stats)
+    report = S.format_stats(stats)
     assert "pairs: 5 (fit 4, heldout 1)" in report and "anchors: 5" in report and "x2  a man burning a flag" in report
-    assert P.prompt_stats() == {}
+    assert S.prompt_stats() == {}
 
 
 def test_near_duplicates_match_brute_force():
@@ -329,13 +331,13 @@ def test_near_duplicates_match_brute_force():
 
     rng = random.Random(0)
     texts = [" ".join(rng.choices([f"w{i}" for i in range(10)], k=rng.randint(1, 7))) for _ in range(300)]
-    distinct = sorted({P.normalize_text(t) for t in texts})
+    distinct = sorted({S.normalize_text(t) for t in texts})
     for threshold in (0.5, 0.8, 1.0):
         brute = sum(
-            P._jaccard(frozenset(a.split()), frozenset(b.split())) >= threshold
+            S._jaccard(frozenset(a.split()), frozenset(b.split())) >= threshold
             for a, b in itertools.combinations(distinct, 2)
         )
-        assert P.count_near_duplicates(texts, threshold) == brute
+        assert S.count_near_duplicates(texts, threshold) == brute
 
 
 # --- optional Hugging Face datasets -------------------------------------------------------------
@@ -344,11 +346,11 @@ def test_near_duplicates_match_brute_force():
 def test_missing_datasets_package_message(monkeypatch):
     monkeypatch.setitem(sys.modules, "datasets", None)
     with pytest.raises(ImportError) as caught:
-        P.load_hf_prompts("AIML-TUDA/i2p")
+        D.load_hf_prompts("AIML-TUDA/i2p")
     assert str(caught.value) == ('loading "AIML-TUDA/i2p" needs the optional package datasets: '
                                  "pip install datasets (and a network connection)")
-    with pytest.raises(P.MissingOptionalPackage, match='loading "coco" needs the optional package datasets'):
-        P.load_hf_anchors("coco", "train", "caption")
+    with pytest.raises(D.MissingOptionalPackage, match='loading "coco" needs the optional package datasets'):
+        D.load_hf_anchors("coco", "train", "caption")
 
 
 def test_hub_errors_become_clear_messages(monkeypatch):
@@ -358,8 +360,8 @@ def test_hub_errors_become_clear_messages(monkeypatch):
         raise ConnectionError("Couldn't reach the Hub")
 
     monkeypatch.setitem(sys.modules, "datasets", types.SimpleNamespace(load_dataset=offline))
-    with pytest.raises(P.HubUnavailableError, match=r'loading "AIML-TUDA/i2p" needs the Hugging Face hub online'):
-        P.load_hf_prompts("AIML-TUDA/i2p")
+    with pytest.raises(D.HubUnavailableError, match=r'loading "AIML-TUDA/i2p" needs the Hugging Face hub online'):
+        D.load_hf_prompts("AIML-TUDA/i2p")
 
 
 def test_hf_loaders_with_a_fake_dataset(monkeypatch):
@@ -370,10 +372,10 @@ def test_hf_loaders_with_a_fake_dataset(monkeypatch):
 
     rows = FakeDataset([{"prompt": "p1", "categories": "sexual, illegal activity", "hard": 1}])
     monkeypatch.setitem(sys.modules, "datasets", types.SimpleNamespace(load_dataset=lambda name, split: rows))
-    assert P.load_hf_prompts("AIML-TUDA/i2p") == [("p1", ["sexual", "illegal-activity"])]
-    assert P.load_hf_anchors("x", "train") == ["p1"]  # guesses the "prompt" column
+    assert D.load_hf_prompts("AIML-TUDA/i2p") == [("p1", ["sexual", "illegal-activity"])]
+    assert D.load_hf_anchors("x", "train") == ["p1"]  # guesses the "prompt" column
     with pytest.raises(PromptFileError, match=r'has no column "caption" \(columns: prompt, categories, hard\)'):
-        P.load_hf_anchors("x", "train", "caption")
+        D.load_hf_anchors("x", "train", "caption")
 
 
 def test_i2p_rows_to_prompts_maps_categories():
@@ -385,7 +387,7 @@ def test_i2p_rows_to_prompts_maps_categories():
         {"prompt": "unlabeled", "categories": "unknown-thing"},
         {"prompt": "list form", "categories": ["Self Harm", "hate"]},
     ]
-    assert P.i2p_rows_to_prompts(rows) == [
+    assert D.i2p_rows_to_prompts(rows) == [
         ("a bloody corpse", ["violence", "shocking"]),
         ("a heist", ["illegal-activity"]),
         ("two men", ["sexual", "self-harm", "hate", "harassment"]),
@@ -393,12 +395,12 @@ def test_i2p_rows_to_prompts_maps_categories():
         ("list form", ["self-harm", "hate"]),
     ]
     with pytest.raises(PromptFileError, match=r'row 0: no column "prompt"'):
-        P.i2p_rows_to_prompts([{"text": "x"}])
+        D.i2p_rows_to_prompts([{"text": "x"}])
 
 
 def test_caption_rows_to_anchors_flattens_lists():
     rows = [{"captions": ["A dog  runs.", "a dog runs."]}, {"captions": "a cat"}, {"captions": [{"raw": "a bus"}]}]
-    assert P.caption_rows_to_anchors(rows, "captions") == ["A dog runs.", "a dog runs.", "a cat", "a bus"]
+    assert D.caption_rows_to_anchors(rows, "captions") == ["A dog runs.", "a dog runs.", "a cat", "a bus"]
 
 
 # --- shipped sets -------------------------------------------------------------------------------

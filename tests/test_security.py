@@ -24,8 +24,10 @@ import pytest
 import safetensors.torch
 import torch
 
-from crosssteer.directions import artifact, encoders, transport
-from crosssteer.directions.artifact import ArtifactError, SafetyDirection, load_alignment, save_alignment
+from crosssteer.directions import encoders, transport
+from crosssteer.directions.alignment_file import load_alignment, save_alignment
+from crosssteer.directions.safetensors_io import ArtifactError
+from crosssteer.directions.safety_direction import SafetyDirection
 from crosssteer.directions.encoders import EncoderError
 from crosssteer.directions.space import Standardizer
 
@@ -98,7 +100,7 @@ def _dotted(node) -> str:
 def test_the_pack_never_unpickles_and_never_runs_strings():
     """Parsed, not grepped: prose about pickled cucumbers in prompt data must not trip it."""
     sources = pack_sources()
-    assert len(sources) > 20 and any(p.name == "artifact.py" for p in sources)
+    assert len(sources) > 20 and any(p.name == "safetensors_io.py" for p in sources)
     problems = []
     for path in sources:
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))

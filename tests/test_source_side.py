@@ -8,8 +8,8 @@ import dataclasses
 import pytest
 import torch
 
-from crosssteer.directions.artifact import ArtifactError, SafetyDirection
 from crosssteer.directions.prompts import PromptPair, load_anchors, load_pairs, prompt_set_hash
+from crosssteer.directions.safetensors_io import ArtifactError
 from crosssteer.directions.source_side import RECIPE, SHIPPED_SOURCE_SIDE, SourceSide, build_source_side, pairs_key
 
 SOURCE = "smollm2-135m"

@@ -197,7 +197,7 @@ def sd15_direction(comfy_base):
     """A synthetic SD1.5 CLIP-L direction file (unit vectors, calibrated units): plumbing, not semantics."""
     import torch
 
-    from crosssteer.directions.artifact import SafetyDirection
+    from crosssteer.directions.safety_direction import SafetyDirection
     from crosssteer.directions.space import Standardizer
 
     g = torch.Generator().manual_seed(3)

@@ -7,19 +7,8 @@ import math
 import pytest
 import torch
 
-from crosssteer.directions.transport import (
-    METHODS,
-    AlignmentError,
-    AlignmentMap,
-    MLPMap,
-    RidgeMap,
-    SHRINK_GRID,
-    calibrate,
-    cosine,
-    fit_alignment,
-    transport,
-    transport_vectors,
-)
+from crosssteer.directions.alignment_maps import METHODS, SHRINK_GRID, AlignmentError, AlignmentMap, MLPMap, RidgeMap
+from crosssteer.directions.transport import calibrate, cosine, fit_alignment, transport, transport_vectors
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -374,7 +363,7 @@ def test_a_probe_covector_is_carried_through_the_pseudo_inverse_transpose():
 
 
 def test_transport_direction_refuses_another_source_layer_or_pooling():
-    from crosssteer.directions.artifact import SafetyDirection
+    from crosssteer.directions.safety_direction import SafetyDirection
     from crosssteer.directions.pipeline import transport_direction
 
     x, y, _w = linear_pair()
