@@ -6,24 +6,20 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Sequence
 
 import torch
 
 from . import estimate
 from .encoders import HFEncoder, describe
+from .progress import Progress, no_progress
 from .prompts import PromptPair, prompt_set_hash, shipped_split, split_pairs
 from .safety_direction import SafetyDirection
 from .space import Standardizer
 from .transport import AlignmentFit, calibrate, transport_covector, transport_vectors
 
-Progress = Callable[[str, int, int], None]  # (stage, done, total)
 GATE_FPR = 0.05  # the gate's benign false-positive rate unless the user chooses another
 TARGET_POOLING = "mean"  # what Apply steers: the mean over the prompt's content tokens
-
-
-def no_progress(_stage: str, _done: int, _total: int) -> None:
-    pass
 
 
 def _calibration(vectors: dict[str, torch.Tensor], benign_z: torch.Tensor) -> dict[str, dict[str, float]]:

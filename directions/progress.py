@@ -1,10 +1,18 @@
-"""The library's progress, `progress(stage, done, total)`, drawn on the terminal: one tqdm bar per stage on
-stderr. The command lines of the library and of the image evaluation both use it."""
+"""The library's progress callback, `progress(stage, done, total)`: the type the stages take, the silent
+default, and its drawing on the terminal (one tqdm bar per stage on stderr), which the command lines of the
+library and of the image evaluation both use."""
 from __future__ import annotations
 
 import sys
+from typing import Callable
 
 from tqdm import tqdm
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+def no_progress(_stage: str, _done: int, _total: int) -> None:
+    pass
 
 
 class TerminalProgress:

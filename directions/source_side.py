@@ -12,24 +12,20 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import torch
 
 from .encoders import HFEncoder
 from .pipeline import extract_direction
+from .progress import Progress, no_progress
 from .prompts import DATA_DIR, PromptPair, prompt_set_hash
 from .safetensors_io import ArtifactError, check_float_tensors, load_artifact, save_artifact
 from .safety_direction import SafetyDirection
 
-Progress = Callable[[str, int, int], None]  # (stage, done, total)
 SHIPPED_SOURCE_SIDE = DATA_DIR / "auto_source.safetensors"
 # Extract's settings in the auto build; a file made with others is not used
 RECIPE = {"layer": "auto", "pooling": "mean", "method": "mean_diff", "per_category": True}
-
-
-def _quiet(_stage: str, _done: int, _total: int) -> None:
-    pass
 
 
 def pairs_key(pairs: Sequence[PromptPair]) -> str:
@@ -79,7 +75,7 @@ class SourceSide:
 
 
 def build_source_side(encoder: HFEncoder, pairs: Sequence[PromptPair], anchors: Sequence[str],
-                      progress: Progress = _quiet) -> SourceSide:
+                      progress: Progress = no_progress) -> SourceSide:
     """Extract (RECIPE) in `encoder`, then the anchors' embeddings at the layer it picked."""
     direction = extract_direction(encoder, pairs, layer=RECIPE["layer"], pooling=RECIPE["pooling"],
                                   method=RECIPE["method"], per_category=RECIPE["per_category"], progress=progress)

@@ -16,8 +16,9 @@ import torch
 from . import estimate, steer
 from .encoders import HFEncoder, describe
 from .judge import SafetyJudge
-from .pipeline import (GATE_FPR, TARGET_POOLING, Progress, alignment_summary, calibrate_direction, embed_pairs,
-                       fit_and_heldout, no_progress, scan_layers, transport_direction)
+from .pipeline import (GATE_FPR, TARGET_POOLING, alignment_summary, calibrate_direction, embed_pairs, fit_and_heldout,
+                       scan_layers, transport_direction)
+from .progress import Progress, no_progress
 from .prompts import DATA_DIR, PromptPair, load_anchors, load_pairs, prompt_set_hash, split_pairs
 from .safety_direction import GLOBAL, SafetyDirection
 from .space import Standardizer
