@@ -142,7 +142,8 @@ def main() -> int:
     parser.add_argument("--with", dest="base_lever", default="", choices=("", *LEVERS),
                         help="a lever applied to every row (the curves then subset only the template anchors)")
     parser.add_argument("--method", default="ridge", help="alignment map of every row")
-    parser.add_argument("--maps", default="", help="comma-separated other maps, one row each (svd, procrustes, whitened, mlp); "
+    parser.add_argument("--maps", default="", help="comma-separated other maps, one row each (svd, procrustes, whitened, mlp, "
+                                                     "procrustes_ridge); "
                                                      "the alignment's held-out R2 on benign anchors is the criterion "
                                                      "that may choose among them")
     parser.add_argument("--source-layers", default="", help="comma-separated rows with several source layers at "
