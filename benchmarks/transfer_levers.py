@@ -3,7 +3,7 @@ anchor-count curves and the levers of issue 15.
 
     CROSSSTEER_CACHE=$PWD/.cache/crosssteer OMP_WAIT_POLICY=PASSIVE \
         .venv/bin/python benchmarks/transfer_levers.py [--directions s2g,g2s] [--no-curves] [--levers vocab,twins]
-        [--maps svd,procrustes] [--with vocab] [--json out.json]
+        [--maps svd,procrustes] [--with vocab] [--source-layers concat1,mean1,concat2] [--json out.json]
 
 Every row is one `evaluate_transfer` run (directions/transfer_eval.py) on the shipped pairs and the template
 anchors (`load_anchors("templates")`; the "vocab" row is today's default anchors, templates plus the
@@ -23,6 +23,13 @@ vector scored by its deviation from the global direction (estimate.category_top1
 the comparison is close to saturated). The preservation points are reporting points of each set's own
 strength sweep: no strength chosen there is used anywhere else. Embeddings are cached, so a rerun takes minutes; the
 first cold run embeds every prompt at the layers used (tens of minutes on 2 CPU cores).
+
+`--source-layers` (issue 15's "several source layers together"): rows whose source features, for the map
+and the direction alike, are several source layers at once: the layer the fit pairs chose (as in every
+row) and its neighbours at +-K (`concat1`, `mean1`, `concat2`, ...; clipped to the model's layers), either
+concatenated (the alignment's per-dimension standardizer then z-scores each layer on its own) or averaged
+per dimension. The rule (chosen layer +-1 and +-2) was fixed before any of these rows was seen; the
+alignment's held-out R^2 on benign anchors (same target, same anchors) is the criterion that may choose.
 """
 from __future__ import annotations
 
@@ -31,6 +38,8 @@ import json
 import sys
 import time
 from pathlib import Path
+
+import torch
 
 from crosssteer.directions.encoders import load_encoder
 from crosssteer.directions.pipeline import fit_and_heldout
@@ -42,6 +51,35 @@ PAIR_CURVE = (35, 70, 140)  # plus all 412 fit pairs: the first row
 ANCHOR_CURVE = (250, 500, 1000, 2000)  # plus all 2,769 alignment anchors: the first row
 SIDES = ("native", "transported", "random")
 LEVERS = ("vocab", "twins", "vocab+twins")
+
+
+class StackedLayers:
+    """An encoder seen through several of its layers at once, as one layer: embed_layers returns, for any
+    layer asked, the concatenation (how="concat") or the per-dimension mean (how="mean") of `layers`."""
+
+    def __init__(self, encoder, layers: list[int], how: str):
+        if how not in ("concat", "mean"):
+            raise ValueError(f"unknown way {how!r} to stack layers: use concat or mean")
+        self.encoder, self.layers, self.how = encoder, layers, how
+        self.name = f"{encoder.name} layers {'+'.join(map(str, layers))} ({how})"
+        self.fingerprint = f"{encoder.fingerprint}|{how}{'+'.join(map(str, layers))}"
+        self.num_layers = encoder.num_layers
+        self.width = encoder.width * (len(layers) if how == "concat" else 1)
+
+    def layer_index(self, layer: int) -> int:
+        return int(layer)
+
+    def embed_layers(self, texts, layers, pooling="mean", progress=None) -> dict[int, torch.Tensor]:
+        states = self.encoder.embed_layers(texts, self.layers, pooling, progress=progress)
+        parts = [states[layer] for layer in self.layers]
+        stacked = torch.cat(parts, dim=1) if self.how == "concat" else torch.stack(parts).mean(0)
+        return {layer: stacked for layer in layers}
+
+
+def stacked_source(encoder, layer: int, spec: str) -> StackedLayers:
+    """`concat1` -> the layers layer-1..layer+1 concatenated (clipped to 1..num_layers)."""
+    how, k = spec.rstrip("0123456789"), int(spec[len(spec.rstrip("0123456789")):] or 1)
+    return StackedLayers(encoder, [i for i in range(layer - k, layer + k + 1) if 1 <= i <= encoder.num_layers], how)
 
 
 def levers(pairs) -> dict[str, dict]:
@@ -104,9 +142,12 @@ def main() -> int:
     parser.add_argument("--with", dest="base_lever", default="", choices=("", *LEVERS),
                         help="a lever applied to every row (the curves then subset only the template anchors)")
     parser.add_argument("--method", default="ridge", help="alignment map of every row")
-    parser.add_argument("--maps", default="", help="comma-separated other maps, one row each (svd, procrustes, whitened, mlp); "
+    parser.add_argument("--maps", default="", help="comma-separated other maps, one row each (svd, procrustes, whitened, mlp, "
+                                                     "procrustes_ridge); "
                                                      "the alignment's held-out R2 on benign anchors is the criterion "
                                                      "that may choose among them")
+    parser.add_argument("--source-layers", default="", help="comma-separated rows with several source layers at "
+                                                           "once: concatK or meanK = the chosen layer +-K")
     parser.add_argument("--json", help="write every row's summary here")
     args = parser.parse_args()
 
@@ -131,8 +172,8 @@ def main() -> int:
         def run(label: str, **kwargs) -> dict:
             started = time.perf_counter()
             kwargs = {"method": args.method, **(lever_args[args.base_lever] if args.base_lever else {}), **kwargs}
-            r = evaluate_transfer(source, target, pairs, anchors, eval_sets={"independent": independent}, **layers,
-                                  **kwargs)
+            r = evaluate_transfer(kwargs.pop("source", source), target, pairs, anchors,
+                                  eval_sets={"independent": independent}, **layers, **kwargs)
             sets = {"shipped": summary(r), "independent": summary(r["eval_sets"]["independent"])}
             sets["n_fit_pairs"], sets["n_alignment_anchors"] = r["pairs"]["n_fit"], r["anchors"]["n_alignment"]
             sets["alignment_r2"] = r["alignment"]["heldout_r2"]
@@ -160,6 +201,10 @@ def main() -> int:
             run(f"lever {name}", **lever_args[lever], **({"method": method} if method else {}))
         for method in filter(None, args.maps.split(",")):
             run(f"map {method}", method=method)
+        for spec in filter(None, args.source_layers.split(",")):
+            stacked = stacked_source(source, layers["source_layer"], spec)
+            print(f"  source layers {stacked.layers} ({stacked.how}, {stacked.width} wide)", flush=True)
+            run(f"layers {spec}", source=stacked)
         results[f"{source_name} -> {target_name}"] = {"layers": layers, "rows": rows}
     print("\n* = a side never fell to preservation 0.9 (its ASR is the one at the largest strength)")
     if args.json:

@@ -7,6 +7,7 @@ Methods (all return an `AlignmentMap` whose `linear()` is a [Dt, Ds] matrix in z
 - procrustes: a scaled orthogonal map (through PCA subspaces when the widths differ).
 - whitened: Procrustes between the whitened spaces, the target's covariance put back.
 - mlp: ridge plus a small residual MLP; its linear part is the mean Jacobian over the fit anchors.
+- procrustes_ridge: ridge shrunk toward the procrustes map (an identity-like prior) instead of toward zero.
 
 The numbers are computed in map_solvers.py; stored maps are float32.
 """
@@ -21,7 +22,7 @@ import torch.nn.functional as F
 from .map_solvers import (fold_ids, gelu_slope, rank_cv, ridge_cv, ridge_solve, top_right_vectors, train_residual_mlp,
                           whitened_weight)
 
-METHODS = ("ridge", "svd", "procrustes", "whitened", "mlp")
+METHODS = ("ridge", "svd", "procrustes", "whitened", "mlp", "procrustes_ridge")
 RANK_GRID = (8, 16, 32, 64, 128)
 # Shrinkage of the whitened map's covariances toward the identity (share of the identity's weight).
 SHRINK_GRID = (0.01, 0.03, 0.1, 0.3, 1.0)
@@ -201,6 +202,25 @@ class ProcrustesMap(AlignmentMap):
 
 
 
+class ProcrustesRidgeMap(AlignmentMap):
+    """Ridge shrunk toward the Procrustes map instead of toward zero: W = W0 + D, W0 the scaled orthogonal
+    map (an identity-like prior: one scale in every direction), D = argmin ||Z_s (W0 + D)^T - Z_t||^2 +
+    lam ||D||^2 the correction, lam by k-fold cross-validation on the residual unless given."""
+
+    method = "procrustes_ridge"
+    defaults: ClassVar[dict[str, Any]] = {"lam": None, "folds": 5, "k_max": 256}
+
+    @classmethod
+    def fit(cls, z_s: torch.Tensor, z_t: torch.Tensor, seed: int = 0, **options: Any) -> ProcrustesRidgeMap:
+        opts = cls._options(options)
+        prior = ProcrustesMap.fit(z_s, z_t, seed=seed, k_max=opts["k_max"])
+        s64 = z_s.to(torch.float64)
+        residual = z_t.to(torch.float64) - s64 @ prior.weight.to(torch.float64).T
+        lam = _checked_lam(opts["lam"]) if opts["lam"] is not None else ridge_cv(s64, residual, int(opts["folds"]), seed)
+        return cls(prior.weight.to(torch.float64) + ridge_solve(s64, residual, lam),
+                   {"lam": lam, "rank": prior.info["rank"], "scale": prior.info["scale"]})
+
+
 class WhitenedProcrustesMap(AlignmentMap):
     """Whitened Procrustes (CCA with every canonical correlation set equal): z_t ~ C_t^(1/2) s R C_s^(-1/2) z_s,
     the covariances shrunk toward the identity by the share of SHRINK_GRID with the least k-fold
@@ -281,6 +301,7 @@ MAP_CLASSES: dict[str, type[AlignmentMap]] = {
     "procrustes": ProcrustesMap,
     "whitened": WhitenedProcrustesMap,
     "mlp": MLPMap,
+    "procrustes_ridge": ProcrustesRidgeMap,
 }
 
 

@@ -125,6 +125,31 @@ def calibrate_direction(direction: SafetyDirection, anchors_z: torch.Tensor, gat
                                meta={**direction.meta, "gate_fpr": float(gate_fpr)}).validate()
 
 
+def average_directions(directions: Sequence[SafetyDirection], standardizer: Standardizer, anchors_z: torch.Tensor,
+                       gate_fpr: float = GATE_FPR) -> SafetyDirection:
+    """One direction from several in the same space (e.g. one per source LLM, each transported into the
+    same target layer): each vector re-expressed in `standardizer`'s z-coordinates (the same raw step),
+    unit-normalised so that no source outweighs another, averaged, normalised again and calibrated on the
+    benign anchors `anchors_z` (z-coordinates of `standardizer`). Keeps the vectors every direction has."""
+    if not directions:
+        raise ValueError("average_directions needs at least one direction")
+    widths = {d.standardizer.width for d in directions}
+    if widths != {standardizer.width}:
+        raise ValueError(f"cannot average directions {sorted(widths)} wide into a {standardizer.width}-wide space: "
+                         "transport each into the same target model and layer first")
+    names = [n for n in directions[0].vectors if all(n in d.vectors for d in directions)]
+    vectors = {}
+    for name in names:
+        mean = torch.stack([d.standardizer.reexpress(d.vectors[name].float(), standardizer) for d in directions]).mean(0)
+        if float(mean.norm()) < 1e-6:
+            raise ValueError(f"the directions' {name!r} vectors cancel out: they point in opposite ways")
+        vectors[name] = mean / mean.norm()
+    meta = {**directions[0].meta, "averaged_from": [d.meta.get("source") for d in directions]}
+    weights = {n: w for n, w in directions[0].weights.items() if n in vectors}
+    return calibrate_direction(SafetyDirection(vectors=vectors, standardizer=standardizer, weights=weights, meta=meta),
+                               anchors_z, gate_fpr)
+
+
 def check_source_side(direction: SafetyDirection, fit: AlignmentFit) -> None:
     """Refuse a direction from another source layer or pooling than the alignment was fitted on."""
     side = fit.source_side or {}

@@ -16,8 +16,8 @@ import torch
 from . import estimate, steer
 from .encoders import HFEncoder, describe
 from .judge import SafetyJudge
-from .pipeline import (GATE_FPR, TARGET_POOLING, alignment_summary, calibrate_direction, embed_pairs, fit_and_heldout,
-                       scan_layers, transport_direction)
+from .pipeline import (GATE_FPR, TARGET_POOLING, alignment_summary, average_directions, calibrate_direction, embed_pairs,
+                       fit_and_heldout, scan_layers, transport_direction)
 from .progress import Progress, no_progress
 from .prompts import DATA_DIR, PromptPair, load_anchors, load_pairs, prompt_set_hash, split_pairs
 from .safety_direction import GLOBAL, SafetyDirection
@@ -186,7 +186,8 @@ def evaluate_transfer(source: HFEncoder, target: HFEncoder, pairs: Sequence[Prom
                       mode: str = "add", gate_fpr: float = GATE_FPR, preservation_target: float = PRESERVATION,
                       alphas: Sequence[float] = ALPHAS, eval_sets: Mapping[str, EvalSet] | None = None,
                       n_fit_pairs: int | None = None, n_alignment_anchors: int | None = None,
-                      extra_anchors: Sequence[str] = (), progress: Progress = no_progress,
+                      extra_anchors: Sequence[str] = (), average_with: Sequence[SafetyDirection] = (),
+                      progress: Progress = no_progress,
                       save_dir: Path | None = None) -> dict:
     """The paper's table in text space: native (estimated on the target with unsafe pairs), transported
     (estimated on the source, carried by a map fitted on benign anchors only) and a random control (a
@@ -206,6 +207,8 @@ def evaluate_transfer(source: HFEncoder, target: HFEncoder, pairs: Sequence[Prom
     `n_fit_pairs` keeps a fixed-seed stratified subset of the fit pairs and `n_alignment_anchors` a
     fixed-seed subset of the alignment anchors (the pair- and anchor-count curves; the test prompts stay
     the same); `extra_anchors` (benign prompts) join the alignment anchors only, never the benign tests.
+    `average_with` (target-space directions, e.g. other source LLMs' transported into the same target
+    layer) are averaged with the transported direction (pipeline.average_directions) before it is measured.
 
     Returns a JSON-able report; with `save_dir` the native and transported directions are saved there.
     """
@@ -266,6 +269,9 @@ def evaluate_transfer(source: HFEncoder, target: HFEncoder, pairs: Sequence[Prom
     target_info = describe(target)
     source_dir = estimated(*emb_s.z(align.source), align.source, describe(source), s_layer, pooling)
     transported = transport_direction(source_dir, align, target_info, gate_fpr)
+    if average_with:
+        transported = average_directions([transported, *average_with], align.target, align.calibration_anchors,
+                                         gate_fpr)
     native_raw = estimated(align.target.z(emb_t.unsafe[:n]), align.target.z(emb_t.safe[:n]), align.target,
                            target_info, t_layer, TARGET_POOLING)
     native = calibrate_direction(dataclasses.replace(native_raw, meta={**native_raw.meta, "space": "target",

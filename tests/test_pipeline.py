@@ -175,6 +175,21 @@ def test_evaluate_transfer_report(report, pairs, tmp_path):
             assert image.width > 500 and image.height > 300
 
 
+def test_a_direction_averaged_in_is_measured_in_the_transported_ones_place(source, target, pairs, anchors, tmp_path):
+    """average_with (issue 15's multi-source lever): averaging the transported direction with the native one
+    (unit vectors, equal weights) gives exactly the bisector, cosine sqrt((1 + c) / 2) to native; native and
+    the random control stay as they were."""
+    plain = evaluate_transfer(source, target, pairs, anchors, source_layer=SOURCE_LAYER, target_layer=TARGET_LAYER,
+                              save_dir=tmp_path)
+    native = SafetyDirection.load(tmp_path / plain["files"]["native"])
+    mixed = evaluate_transfer(source, target, pairs, anchors, source_layer=SOURCE_LAYER, target_layer=TARGET_LAYER,
+                              average_with=[native])
+    c = plain["transported"]["cosine_to_native"]
+    assert mixed["transported"]["cosine_to_native"] == pytest.approx(math.sqrt((1 + c) / 2), abs=1e-5)
+    assert mixed["native"]["auroc"] == plain["native"]["auroc"] and mixed["random"] == plain["random"]
+    assert mixed["transported"]["auroc"] != plain["transported"]["auroc"]
+
+
 def test_target_layer_and_alignment_never_depend_on_the_pairs(source, target, pairs, anchors):
     """With the source layer fixed, two different pair files give the same target layer (a benign-only rule:
     the alignment's held-out R2) and the same alignment; only the directions differ. Before, the target

@@ -7,7 +7,8 @@ import math
 import pytest
 import torch
 
-from crosssteer.directions.alignment_maps import METHODS, SHRINK_GRID, AlignmentError, AlignmentMap, MLPMap, RidgeMap
+from crosssteer.directions.alignment_maps import (METHODS, SHRINK_GRID, AlignmentError, AlignmentMap, MLPMap,
+                                                  ProcrustesMap, ProcrustesRidgeMap, RidgeMap)
 from crosssteer.directions.transport import calibrate, cosine, fit_alignment, transport, transport_vectors
 
 
@@ -98,6 +99,26 @@ def test_procrustes_goes_through_pca_when_widths_differ():
     fit = fit_alignment(x, y, method="procrustes")
     assert fit.report.rank == 48
     assert mean_transport_cosine(q, fit) > 0.8
+
+
+def test_procrustes_ridge_runs_from_the_procrustes_map_to_ridge_as_its_penalty_falls():
+    x, y, _ = linear_pair(n=400, ds=32, dt=40, seed=11)
+    z_s, z_t = (x - x.mean(0)) / x.std(0), (y - y.mean(0)) / y.std(0)
+    prior = ProcrustesMap.fit(z_s, z_t).weight
+    assert torch.allclose(ProcrustesRidgeMap.fit(z_s, z_t, lam=1e9).weight, prior, atol=1e-4)
+    assert torch.allclose(ProcrustesRidgeMap.fit(z_s, z_t, lam=1e-6).weight, RidgeMap.fit(z_s, z_t, lam=1e-6).weight,
+                          atol=1e-4)
+
+
+def test_procrustes_ridge_beats_ridge_on_a_noisy_rotation_with_few_anchors():
+    """Few noisy anchors of a scaled rotation: ridge shrinks toward zero, this map toward a rotation."""
+    g = gen(12)
+    x = torch.randn(90, 48, generator=g)
+    q, _ = torch.linalg.qr(torch.randn(48, 48, generator=g))
+    y = x @ q.T + 0.7 * torch.randn(90, 48, generator=g)
+    prior, ridge = fit_alignment(x, y, method="procrustes_ridge"), fit_alignment(x, y, method="ridge")
+    assert prior.report.heldout_r2 > ridge.report.heldout_r2
+    assert mean_transport_cosine(q, prior) > mean_transport_cosine(q, ridge) + 0.05
 
 
 def test_whitened_procrustes_recovers_any_invertible_map_that_plain_procrustes_cannot():
