@@ -6,7 +6,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
 
 PACK_ROOT = Path(__file__).resolve().parents[1]
 PARTS = ("directions", "nodes", "evaluation", "workflow_files")
