@@ -144,7 +144,10 @@ class FitBenignAlignment(io.ComfyNode):
                                tooltip="Benign prompts: the shipped 3,000+, the text below, or a file in the input folder."),
                 io.String.Input("pasted_anchors", multiline=True, default="", tooltip="One benign prompt a line."),
                 io.Combo.Input("method", options=list(alignment_maps.METHODS), default="ridge",
-                               tooltip="ridge (CV-regularised), svd (reduced rank), procrustes, or a small mlp."),
+                               tooltip="ridge (CV-regularised, the default), svd (reduced rank), "
+                                       "procrustes, whitened (Procrustes between whitened spaces), mlp "
+                                       "(ridge plus a small residual MLP), procrustes_ridge (ridge shrunk toward "
+                                       "procrustes)."),
                 io.Int.Input("layer", default=-1, min=-128, max=128,
                              tooltip="Source layer when no direction is connected."),
                 io.Int.Input("seed", default=0, min=0, max=2**31 - 1, control_after_generate=False,
