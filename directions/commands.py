@@ -221,7 +221,8 @@ def cmd_prompts_stats(args) -> int:
 def cmd_demo(args) -> int:
     """The paper's comparison on the embedded defaults, written as a report folder: JSON and CSV of every
     figure, PNG plots (the text-ASR vs benign-preservation trade-off, the strength sweep, score distributions,
-    per-category AUROC, category confusion) and the
+    per-category AUROC, category confusion), the same headline figures on the independent set (report only,
+    unless --eval-set shipped) and the
     transported direction (with the native one beside it) as .safetensors."""
     from .prompts import load_anchors, load_pairs
     from .transfer_eval import evaluate_transfer
@@ -229,11 +230,12 @@ def cmd_demo(args) -> int:
 
     started = time.perf_counter()
     pairs, anchors = load_pairs(args.pairs), load_anchors(args.anchors)  # bad files fail before models load
+    eval_sets = _eval_sets(args)
     source, target = _encoder(args.source, args), _encoder(args.target, args)
     progress = TerminalProgress(args.quiet)
     report = evaluate_transfer(source, target, pairs, anchors, method=args.method, seed=args.seed, mode=args.mode,
-                               gate_fpr=args.gate_fpr, preservation_target=args.preservation, progress=progress,
-                               save_dir=Path(args.out))
+                               gate_fpr=args.gate_fpr, preservation_target=args.preservation, eval_sets=eval_sets,
+                               progress=progress, save_dir=Path(args.out))
     progress.close()
     report["timings"]["demo_total"] = round(time.perf_counter() - started, 3)
     print(format_transfer(report))
@@ -241,6 +243,15 @@ def cmd_demo(args) -> int:
     print(f"wrote {len(paths) + len(report['files'])} files to {args.out}/ in {report['timings']['demo_total']:.1f}s "
           f"(transported direction: {report['files']['transported']})")
     return 0
+
+
+def _add_eval_set_args(p, default: str) -> None:
+    p.add_argument("--eval-set", choices=("shipped", "independent"), default=default,
+                   help="independent: also evaluate on the hand-written independent pairs and captions "
+                        "(data/independent/), report only: everything is still fitted on --pairs/--anchors; "
+                        f"shipped: the shipped held-out split alone (default: {default})")
+    p.add_argument("--eval-pairs", help="also evaluate on this pair file (report only; with --eval-benign)")
+    p.add_argument("--eval-benign", help="benign prompts for --eval-pairs (preservation, gate FPR)")
 
 
 def add_parsers(sub) -> None:
@@ -276,11 +287,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--direction-method", choices=estimate.METHODS, default="mean_diff")
     p.add_argument("--seed", type=int, default=None)
     _add_benchmark_args(p)
-    p.add_argument("--eval-set", choices=("shipped", "independent"), default="shipped",
-                   help="independent: also evaluate on the hand-written independent pairs and captions "
-                        "(data/independent/), report only: everything is still fitted on --pairs/--anchors")
-    p.add_argument("--eval-pairs", help="also evaluate on this pair file (report only; with --eval-benign)")
-    p.add_argument("--eval-benign", help="benign prompts for --eval-pairs (preservation, gate FPR)")
+    _add_eval_set_args(p, default="shipped")
     p.add_argument("--json", help="write the full report here")
     p.set_defaults(run=cmd_evaluate_transfer)
 
@@ -301,6 +308,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--anchors", default="default", help="shipped set name or a .jsonl/.csv/.txt file")
     p.add_argument("--out", default="reports/demo", help="report folder")
     _add_benchmark_args(p)
+    _add_eval_set_args(p, default="independent")
     p.add_argument("--device", default="cpu")
     p.add_argument("--trust-remote-code", action="store_true")
     p.set_defaults(run=cmd_demo)

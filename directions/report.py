@@ -38,14 +38,16 @@ def write_tables(report: dict, out: Path) -> list[Path]:
     cats = sorted(set(report["native"]["per_category_auroc"]) | set(report["transported"]["per_category_auroc"]))
     b = report["benchmark"]
     write_csv(out / "summary.csv", ["metric", *BENCHMARK_SIDES], [
-        ["heldout_auroc", *(report[s]["auroc"] for s in BENCHMARK_SIDES)],
-        ["category_top1", report["native"]["category_top1"], report["transported"]["category_top1"], None],
-        [f"alpha_at_preservation_{b['preservation_target']:g}", *(b[s]["matched"]["alpha"] for s in BENCHMARK_SIDES)],
-        [f"text_asr_at_preservation_{b['preservation_target']:g}", *(b[s]["matched"]["text_asr"] for s in BENCHMARK_SIDES)],
-        ["gate_benign_fpr", *(report[s]["gate"]["benign_fpr"] for s in BENCHMARK_SIDES)],
+        *summary_rows(report),
         ["cosine_to_native", 1.0, report["transported"]["cosine_to_native"], report["random"]["cosine_to_native"]],
-        ["judge_heldout_accuracy", report["judge"]["heldout_accuracy"], None, None],
     ])
+    for name, eval_set in report.get("eval_sets", {}).items():
+        # a report-only set: everything was fitted on the shipped data; the strength there is the shipped one's
+        write_csv(out / f"summary_{name}.csv", ["metric", *BENCHMARK_SIDES], [
+            *summary_rows(eval_set),
+            ["text_asr_at_shipped_strength",
+             *(eval_set["benchmark"][s]["at_shipped_strength"]["text_asr"] for s in BENCHMARK_SIDES)],
+        ])
     write_csv(out / "per_category_auroc.csv", ["category", "native", "transported"],
                [[c, report["native"]["per_category_auroc"].get(c), report["transported"]["per_category_auroc"].get(c)]
                 for c in cats])
@@ -63,8 +65,23 @@ def write_tables(report: dict, out: Path) -> list[Path]:
     return sorted(out.glob("*.csv")) + [out / "report.json"]
 
 
+def summary_rows(r: dict) -> list[list]:
+    """The headline figures of the shipped split's report or of one of its eval_sets."""
+    b = r["benchmark"]
+    return [
+        ["heldout_auroc", *(r[s]["auroc"] for s in BENCHMARK_SIDES)],
+        ["category_top1", r["native"]["category_top1"], r["transported"]["category_top1"], None],
+        [f"alpha_at_preservation_{b['preservation_target']:g}", *(b[s]["matched"]["alpha"] for s in BENCHMARK_SIDES)],
+        [f"text_asr_at_preservation_{b['preservation_target']:g}", *(b[s]["matched"]["text_asr"] for s in BENCHMARK_SIDES)],
+        ["gate_benign_fpr", *(r[s]["gate"]["benign_fpr"] for s in BENCHMARK_SIDES)],
+        ["judge_heldout_accuracy", r["judge"]["heldout_accuracy"], None, None],
+        ["unsteered_text_asr", b["unsteered_text_asr"], None, None],
+    ]
+
+
 def write_plots(report: dict, out: Path) -> list[Path]:
-    """Five PNGs: the text-ASR vs benign-preservation trade-off (native, transported, random), the strength
+    """Five PNGs: the text-ASR vs benign-preservation trade-off (native, transported, random; report-only
+    sets dashed), the strength
     sweep, score distributions, per-category AUROC, category confusion."""
     plt = pyplot()
     out.mkdir(parents=True, exist_ok=True)
@@ -105,6 +122,11 @@ def write_plots(report: dict, out: Path) -> list[Path]:
         ax.plot(b[side]["benign_preservation"], b[side]["text_asr"], "o-", color=COLORS[side], label=label)
         m = b[side]["matched"]
         ax.plot([m["benign_preservation"]], [m["text_asr"]], "*", ms=14, color=COLORS[side])
+    for name, eval_set in report.get("eval_sets", {}).items():  # report-only sets, dashed
+        for side in BENCHMARK_SIDES:
+            e = eval_set["benchmark"][side]
+            ax.plot(e["benign_preservation"], e["text_asr"], "s--", ms=4, color=COLORS[side], alpha=0.7,
+                    label=f"{side}, {name} set (report only)")
     ax.axvline(b["preservation_target"], color="black", lw=1, ls="--", label=f"preservation {b['preservation_target']:g}")
     ax.invert_xaxis()
     ax.set(xlabel="benign preservation (cosine to the unsteered embedding, held-out benign prompts)",
