@@ -86,8 +86,8 @@ def main() -> int:
         rows[label] = sets
         return r
 
-    print(f"\n{' + '.join(map(label_of, names))} -> {args.target}, {args.method} map, default anchors (templates + vocabulary)",
-          flush=True)
+    title = f"{' + '.join(map(label_of, names))} -> {args.target}"
+    print(f"\n{title}, {args.method} map, default anchors (templates + vocabulary)", flush=True)
     print(header(), flush=True)
     encoders = {}
     transported: dict[str, SafetyDirection] = {}
@@ -96,10 +96,11 @@ def main() -> int:
         for name in names:
             print(f"loading {name} ...", file=sys.stderr)
             encoders[name] = load_encoder(name)
-            r = run(f"{label_of(name)} alone", encoders[name], target_layer=target_layer, save_dir=Path(tmp) / name)
+            label = label_of(name)
+            r = run(f"{label} alone", encoders[name], target_layer=target_layer, save_dir=Path(tmp) / label)
             target_layer = r["target"]["layer"]  # the first source's benign-rule layer, for every source
-            transported[name] = SafetyDirection.load(Path(tmp) / name / r["files"]["transported"])
-            print(f"  {label_of(name)}: source layer {r['source']['layer']}, target layer {target_layer} "
+            transported[name] = SafetyDirection.load(Path(tmp) / label / r["files"]["transported"])
+            print(f"  {label}: source layer {r['source']['layer']}, target layer {target_layer} "
                   f"({r['target']['layer_source']})", flush=True)
         first = names[0]
         for name in names[1:]:  # how alike the sources' transported directions are, in the first one's coordinates
@@ -107,15 +108,14 @@ def main() -> int:
             agreement = cosine(a.vectors[GLOBAL], b.standardizer.reexpress(b.vectors[GLOBAL], a.standardizer))
             rows[f"cosine {label_of(first)} / {label_of(name)}"] = agreement
             print(f"  cosine between the transported global directions of {label_of(first)} and {label_of(name)}: "
-                  f"{agreement:.3f}",
-                  flush=True)
+                  f"{agreement:.3f}", flush=True)
         run(f"average of {len(names)}", encoders[first], source_layer=rows[f"{label_of(first)} alone"]["source_layer"],
             target_layer=target_layer, average_with=[transported[n] for n in names[1:]])
     print("\n* = a side never fell to preservation 0.9 (its ASR is the one at the largest strength)")
     if args.json:  # one key per (sources -> target): a second run with other models joins the same file
         out = Path(args.json)
         results = json.loads(out.read_text()) if out.exists() else {}
-        results[f"{' + '.join(map(label_of, names))} -> {args.target}"] = {"rows": rows}
+        results[title] = {"rows": rows}
         out.write_text(json.dumps(results, indent=2))
     return 0
 
