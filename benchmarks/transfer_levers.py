@@ -30,6 +30,16 @@ row) and its neighbours at +-K (`concat1`, `mean1`, `concat2`, ...; clipped to t
 concatenated (the alignment's per-dimension standardizer then z-scores each layer on its own) or averaged
 per dimension. The rule (chosen layer +-1 and +-2) was fixed before any of these rows was seen; the
 alignment's held-out R^2 on benign anchors (same target, same anchors) is the criterion that may choose.
+
+`--maps procrustes_lowrank,cca` (issue 15's "CCA, ridge with a low-rank plus identity prior"; rule fixed
+before either was run on real embeddings): procrustes_lowrank is the Procrustes map plus a reduced-rank
+ridge of its residual, the rank from RANK_GRID (8-128) and the penalty from LAMBDA_GRID jointly by 5-fold
+validation error on the benign fit anchors (jointly rather than ridge_cv's full-rank penalty first: on a
+synthetic rotation plus a rank-2 stretch that penalty shrank the correction to nothing); cca keeps the top-k canonical pairs of the
+shrunk-covariance whitened spaces, weighted by their canonical correlations, k from CCA_RANK_GRID (8-512)
+and the shrinkage from SHRINK_GRID jointly by 5-fold validation error on the benign fit anchors. Each row
+prints what was chosen. Either map is kept only if its held-out R^2 beats ridge's on both model pairs
+(default anchors), and then only reported as a gain where both sets agree.
 """
 from __future__ import annotations
 
@@ -143,7 +153,7 @@ def main() -> int:
                         help="a lever applied to every row (the curves then subset only the template anchors)")
     parser.add_argument("--method", default="ridge", help="alignment map of every row")
     parser.add_argument("--maps", default="", help="comma-separated other maps, one row each (svd, procrustes, whitened, mlp, "
-                                                     "procrustes_ridge); "
+                                                     "procrustes_ridge, procrustes_lowrank, cca); "
                                                      "the alignment's held-out R2 on benign anchors is the criterion "
                                                      "that may choose among them")
     parser.add_argument("--source-layers", default="", help="comma-separated rows with several source layers at "
@@ -177,8 +187,11 @@ def main() -> int:
             sets = {"shipped": summary(r), "independent": summary(r["eval_sets"]["independent"])}
             sets["n_fit_pairs"], sets["n_alignment_anchors"] = r["pairs"]["n_fit"], r["anchors"]["n_alignment"]
             sets["alignment_r2"] = r["alignment"]["heldout_r2"]
-            print(row_text(label, sets), f"  R2 {sets['alignment_r2']:.3f} ({time.perf_counter() - started:.0f}s)",
-                  flush=True)
+            sets["alignment_chosen"] = r["alignment"]["map_info"]  # the penalty, rank, shrinkage the anchors chose
+            chosen = " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                              for k, v in sets["alignment_chosen"].items())
+            print(row_text(label, sets), f"  R2 {sets['alignment_r2']:.3f} ({time.perf_counter() - started:.0f}s) "
+                  f"[{chosen}]", flush=True)
             rows[label] = sets
             return r
 

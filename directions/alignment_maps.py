@@ -8,6 +8,8 @@ Methods (all return an `AlignmentMap` whose `linear()` is a [Dt, Ds] matrix in z
 - whitened: Procrustes between the whitened spaces, the target's covariance put back.
 - mlp: ridge plus a small residual MLP; its linear part is the mean Jacobian over the fit anchors.
 - procrustes_ridge: ridge shrunk toward the procrustes map (an identity-like prior) instead of toward zero.
+- procrustes_lowrank: the procrustes map plus a low-rank correction (reduced-rank ridge of its residual).
+- cca: regularized CCA, the top-k canonical pairs weighted by their canonical correlations.
 
 The numbers are computed in map_solvers.py; stored maps are float32.
 """
@@ -19,11 +21,13 @@ from typing import Any, ClassVar
 import torch
 import torch.nn.functional as F
 
-from .map_solvers import (fold_ids, gelu_slope, rank_cv, ridge_cv, ridge_solve, top_right_vectors, train_residual_mlp,
-                          whitened_weight)
+from .map_solvers import (cca_cv, cca_weight, fold_ids, gelu_slope, rank_and_lam_cv, rank_cv, reduced_rank_ridge,
+                          ridge_cv, ridge_solve, top_right_vectors, train_residual_mlp, whitened_weight)
 
-METHODS = ("ridge", "svd", "procrustes", "whitened", "mlp", "procrustes_ridge")
+METHODS = ("ridge", "svd", "procrustes", "whitened", "mlp", "procrustes_ridge", "procrustes_lowrank", "cca")
 RANK_GRID = (8, 16, 32, 64, 128)
+# CCA's number of canonical pairs: up to the full width, where an unshrunk CCA is least squares.
+CCA_RANK_GRID = (8, 16, 32, 64, 128, 256, 512)
 # Shrinkage of the whitened map's covariances toward the identity (share of the identity's weight).
 SHRINK_GRID = (0.01, 0.03, 0.1, 0.3, 1.0)
 
@@ -159,20 +163,10 @@ class ReducedRankMap(AlignmentMap):
     @classmethod
     def fit(cls, z_s: torch.Tensor, z_t: torch.Tensor, seed: int = 0, **options: Any) -> ReducedRankMap:
         opts = cls._options(options)
-        n, ds = z_s.shape
-        dt = z_t.shape[1]
         lam = _checked_lam(opts["lam"]) if opts["lam"] is not None else ridge_cv(z_s, z_t, int(opts["folds"]), seed)
-        largest = min(ds, dt, n - 1)
-        if opts["rank"] is not None:
-            rank = int(opts["rank"])
-            if not 1 <= rank <= min(ds, dt):
-                raise AlignmentError(f"rank {rank} is out of range: use 1 to {min(ds, dt)} (the smaller width)")
-        else:
-            ranks = sorted({min(r, largest) for r in RANK_GRID})
-            rank = ranks[0] if len(ranks) == 1 else rank_cv(z_s, z_t, lam, ranks, int(opts["folds"]), seed)
-        weight = ridge_solve(z_s, z_t, lam)
-        basis = top_right_vectors(z_s.to(torch.float64) @ weight.T)[:, :rank]
-        return cls(basis @ (basis.T @ weight), {"lam": lam, "rank": int(basis.shape[1])})
+        rank = _reduced_rank(opts, z_s, z_t, lam, seed)
+        weight, rank = reduced_rank_ridge(z_s, z_t, lam, rank)
+        return cls(weight, {"lam": lam, "rank": rank})
 
 
 class ProcrustesMap(AlignmentMap):
@@ -221,6 +215,56 @@ class ProcrustesRidgeMap(AlignmentMap):
                    {"lam": lam, "rank": prior.info["rank"], "scale": prior.info["scale"]})
 
 
+class ProcrustesLowRankMap(AlignmentMap):
+    """The Procrustes map plus a low-rank correction: W = W0 + U V^T, W0 the scaled orthogonal map (an
+    identity-like prior), U V^T the reduced-rank ridge map of the residual Z_t - Z_s W0^T; the rank from
+    RANK_GRID and the penalty from LAMBDA_GRID jointly by k-fold validation error on the residual (one of
+    them given: the other alone, the penalty as ridge's). Unlike procrustes_ridge, the correction can only move a few directions away from W0."""
+
+    method = "procrustes_lowrank"
+    defaults: ClassVar[dict[str, Any]] = {"lam": None, "rank": None, "folds": 5, "k_max": 256}
+
+    @classmethod
+    def fit(cls, z_s: torch.Tensor, z_t: torch.Tensor, seed: int = 0, **options: Any) -> ProcrustesLowRankMap:
+        opts = cls._options(options)
+        prior = ProcrustesMap.fit(z_s, z_t, seed=seed, k_max=opts["k_max"])
+        s64, w0 = z_s.to(torch.float64), prior.weight.to(torch.float64)
+        residual = z_t.to(torch.float64) - s64 @ w0.T
+        if opts["lam"] is None and opts["rank"] is None:
+            rank, lam = rank_and_lam_cv(s64, residual, _rank_grid(s64, residual), int(opts["folds"]), seed)
+        else:
+            lam = _checked_lam(opts["lam"]) if opts["lam"] is not None else ridge_cv(s64, residual, int(opts["folds"]), seed)
+            rank = _reduced_rank(opts, s64, residual, lam, seed)
+        correction, rank = reduced_rank_ridge(s64, residual, lam, rank)
+        return cls(w0 + correction, {"lam": lam, "rank": rank, "prior_rank": prior.info["rank"],
+                                     "scale": prior.info["scale"]})
+
+
+class CCAMap(AlignmentMap):
+    """Regularized CCA: z_t ~ C_t^(1/2) V_k diag(rho_k) U_k^T C_s^(-1/2) z_s, U rho V^T the SVD of the
+    cross-covariance of the whitened spaces (covariances shrunk toward the identity), so each of the top k
+    canonical pairs carries its canonical correlation (whitened Procrustes sets them all equal). k from
+    CCA_RANK_GRID and the shrinkage from SHRINK_GRID, jointly, by the least k-fold validation error on the
+    (benign) anchors, unless given. At full rank and no shrinkage it is least squares."""
+
+    method = "cca"
+    defaults: ClassVar[dict[str, Any]] = {"shrink": None, "rank": None, "folds": 5}
+
+    @classmethod
+    def fit(cls, z_s: torch.Tensor, z_t: torch.Tensor, seed: int = 0, **options: Any) -> CCAMap:
+        opts = cls._options(options)
+        s64, t64 = z_s.to(torch.float64), z_t.to(torch.float64)
+        (n, ds), dt = s64.shape, t64.shape[1]
+        shrinks = SHRINK_GRID if opts["shrink"] is None else (_checked_shrink(opts["shrink"]),)
+        if opts["rank"] is None:
+            ranks = sorted({min(r, ds, dt, n - 1) for r in CCA_RANK_GRID})
+        else:
+            ranks = [_checked_rank(opts["rank"], ds, dt)]
+        shrink, rank = (shrinks[0], ranks[0]) if len(shrinks) == len(ranks) == 1 else \
+            cca_cv(s64, t64, shrinks, ranks, int(opts["folds"]), seed)
+        return cls(cca_weight(s64, t64, shrink, rank), {"shrink": shrink, "rank": int(rank)})
+
+
 class WhitenedProcrustesMap(AlignmentMap):
     """Whitened Procrustes (CCA with every canonical correlation set equal): z_t ~ C_t^(1/2) s R C_s^(-1/2) z_s,
     the covariances shrunk toward the identity by the share of SHRINK_GRID with the least k-fold
@@ -242,8 +286,8 @@ class WhitenedProcrustesMap(AlignmentMap):
                                    - t64[ids == f]) ** 2).sum()) for f in range(folds))
 
             shrink = min(SHRINK_GRID, key=error)
-        elif not 0 < float(shrink) <= 1:
-            raise AlignmentError(f"shrink must be in (0, 1], got {shrink}: leave it out to choose it by cross-validation")
+        else:
+            shrink = _checked_shrink(shrink)
         return cls(whitened_weight(s64, t64, float(shrink)), {"shrink": float(shrink)})
 
 
@@ -302,7 +346,36 @@ MAP_CLASSES: dict[str, type[AlignmentMap]] = {
     "whitened": WhitenedProcrustesMap,
     "mlp": MLPMap,
     "procrustes_ridge": ProcrustesRidgeMap,
+    "procrustes_lowrank": ProcrustesLowRankMap,
+    "cca": CCAMap,
 }
+
+
+def _checked_rank(rank: Any, ds: int, dt: int) -> int:
+    rank = int(rank)
+    if not 1 <= rank <= min(ds, dt):
+        raise AlignmentError(f"rank {rank} is out of range: use 1 to {min(ds, dt)} (the smaller width)")
+    return rank
+
+
+def _reduced_rank(opts: dict[str, Any], x: torch.Tensor, y: torch.Tensor, lam: float, seed: int) -> int:
+    """The given rank (checked), or the one of RANK_GRID with the least k-fold validation error."""
+    if opts["rank"] is not None:
+        return _checked_rank(opts["rank"], x.shape[1], y.shape[1])
+    ranks = _rank_grid(x, y)
+    return ranks[0] if len(ranks) == 1 else rank_cv(x, y, lam, ranks, int(opts["folds"]), seed)
+
+
+def _rank_grid(x: torch.Tensor, y: torch.Tensor) -> list[int]:
+    """RANK_GRID clipped to what the anchors can identify."""
+    return sorted({min(r, x.shape[1], y.shape[1], x.shape[0] - 1) for r in RANK_GRID})
+
+
+def _checked_shrink(shrink: Any) -> float:
+    shrink = float(shrink)
+    if not 0 < shrink <= 1:
+        raise AlignmentError(f"shrink must be in (0, 1], got {shrink}: leave it out to choose it by cross-validation")
+    return shrink
 
 
 def _checked_lam(lam: Any) -> float:

@@ -1,5 +1,5 @@
 """The numerical fitting behind the alignment maps (alignment_maps.py): ridge solves and their
-cross-validation, reduced-rank bases, whitening, and the residual MLP's training.
+cross-validation, reduced-rank bases, whitening and regularized CCA, and the residual MLP's training.
 
 Linear systems are solved in float64 (anchor Gram matrices are badly conditioned when N ~ D). Everything
 runs on the CPU and is deterministic given `seed`.
@@ -84,11 +84,18 @@ def top_right_vectors(m: torch.Tensor) -> torch.Tensor:
     return v[:, e > e[0].clamp_min(0) * 1e-12]
 
 
-def rank_cv(x: torch.Tensor, y: torch.Tensor, lam: float, ranks: list[int], folds: int, seed: int) -> int:
-    """The rank of `ranks` whose reduced-rank ridge map has the least k-fold validation error."""
-    x64, y64 = x.to(torch.float64), y.to(torch.float64)
+def reduced_rank_ridge(x: torch.Tensor, y: torch.Tensor, lam: float, rank: int) -> tuple[torch.Tensor, int]:
+    """The ridge map of y on x kept on the top-`rank` directions of its fitted values, V_r V_r^T W
+    (float64), and the rank it really has (fewer where the fitted values span fewer directions)."""
+    weight = ridge_solve(x, y, lam)
+    basis = top_right_vectors(x.to(torch.float64) @ weight.T)[:, :rank]
+    return basis @ (basis.T @ weight), int(basis.shape[1])
+
+
+def _rank_sse(x64: torch.Tensor, y64: torch.Tensor, lam: float, ranks: list[int], ids: torch.Tensor,
+              folds: int) -> torch.Tensor:
+    """k-fold validation SSE [len(ranks)] of the reduced-rank ridge map at penalty lam (lam for all N)."""
     n = x64.shape[0]
-    ids, folds = fold_ids(n, folds, seed)
     sse = torch.zeros(len(ranks), dtype=torch.float64)
     for fold in range(folds):
         val, train = ids == fold, ids != fold
@@ -99,7 +106,26 @@ def rank_cv(x: torch.Tensor, y: torch.Tensor, lam: float, ranks: list[int], fold
         gain = torch.cumsum(2 * ((y_val @ basis) * pred).sum(0) - (pred**2).sum(0), 0)
         kept = torch.tensor([min(r, basis.shape[1]) - 1 for r in ranks])
         sse += (y_val**2).sum() - gain[kept]
-    return ranks[int(torch.argmin(sse))]
+    return sse
+
+
+def rank_cv(x: torch.Tensor, y: torch.Tensor, lam: float, ranks: list[int], folds: int, seed: int) -> int:
+    """The rank of `ranks` whose reduced-rank ridge map has the least k-fold validation error."""
+    x64, y64 = x.to(torch.float64), y.to(torch.float64)
+    ids, folds = fold_ids(x64.shape[0], folds, seed)
+    return ranks[int(torch.argmin(_rank_sse(x64, y64, lam, ranks, ids, folds)))]
+
+
+def rank_and_lam_cv(x: torch.Tensor, y: torch.Tensor, ranks: list[int], folds: int, seed: int) -> tuple[int, float]:
+    """The (rank, penalty) of `ranks` x LAMBDA_GRID (times N) with the least k-fold validation error, jointly:
+    a low-rank map needs less shrinkage than the full-rank one that `ridge_cv` tunes for, and on noisy
+    anchors that penalty shrinks a weak low-rank signal away."""
+    x64, y64 = x.to(torch.float64), y.to(torch.float64)
+    n = x64.shape[0]
+    ids, folds = fold_ids(n, folds, seed)
+    sse = torch.stack([_rank_sse(x64, y64, scale * n, ranks, ids, folds) for scale in LAMBDA_GRID])
+    best = int(torch.argmin(sse))
+    return ranks[best % len(ranks)], float(LAMBDA_GRID[best // len(ranks)] * n)
 
 
 def gelu_slope(h: torch.Tensor) -> torch.Tensor:
@@ -128,6 +154,45 @@ def whitened_weight(s64: torch.Tensor, t64: torch.Tensor, shrink: float) -> torc
     scale = float((mapped * wt).sum() / (mapped**2).sum().clamp_min(1e-30))
     return (inv_s @ rotation @ sqrt_t).T * scale
 
+
+def canonical_pairs(s64: torch.Tensor, t64: torch.Tensor, shrink: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Regularized CCA of z-scored anchors: (A [Ds, q], rho [q], B [q, Dt]), strongest pair first, with
+    z_t ~ z_s A diag(rho) B the prediction from the top pairs: A = C_s^(-1/2) U the source's canonical
+    directions, rho the canonical correlations, B = V^T C_t^(1/2) the target's variates put back in its
+    coordinates, U rho V^T the SVD of the whitened cross-covariance (covariances shrunk as in whitening)."""
+    inv_s, _ = inverse_sqrt_and_sqrt(s64, shrink)
+    inv_t, sqrt_t = inverse_sqrt_and_sqrt(t64, shrink)
+    u, rho, vh = torch.linalg.svd((s64 @ inv_s).T @ (t64 @ inv_t) / s64.shape[0], full_matrices=False)
+    return inv_s @ u, rho, vh @ sqrt_t
+
+
+def cca_weight(s64: torch.Tensor, t64: torch.Tensor, shrink: float, rank: int) -> torch.Tensor:
+    """W [Dt, Ds] = C_t^(1/2) V_k diag(rho_k) U_k^T C_s^(-1/2): the top-`rank` canonical pairs."""
+    a, rho, b = canonical_pairs(s64, t64, shrink)
+    return ((a[:, :rank] * rho[:rank]) @ b[:rank]).T
+
+
+def cca_cv(s64: torch.Tensor, t64: torch.Tensor, shrinks: tuple[float, ...], ranks: list[int], folds: int,
+           seed: int) -> tuple[float, int]:
+    """The (shrink, rank) of the two grids whose CCA map has the least k-fold validation error.
+
+    One SVD per fold and shrink serves every rank: with P = Z_val A diag(rho) and the rows of B, keeping
+    the top k pairs costs |Y|^2 - 2 sum_{j<k} <P_j, Y B_j> + sum_{i,j<k} (P^T P)_ij (B B^T)_ij.
+    """
+    ids, folds = fold_ids(s64.shape[0], folds, seed)
+    sse = torch.zeros(len(shrinks), len(ranks), dtype=torch.float64)
+    for fold in range(folds):
+        val, train = ids == fold, ids != fold
+        y_val = t64[val]
+        for i, shrink in enumerate(shrinks):
+            a, rho, b = canonical_pairs(s64[train], t64[train], shrink)
+            pred = (s64[val] @ a) * rho
+            cross = torch.cumsum((pred * (y_val @ b.T)).sum(0), 0)
+            square = ((pred.T @ pred) * (b @ b.T)).cumsum(0).cumsum(1).diagonal()
+            kept = torch.tensor([min(r, rho.numel()) - 1 for r in ranks])
+            sse[i] += (y_val**2).sum() - 2 * cross[kept] + square[kept]
+    best = int(torch.argmin(sse))
+    return float(shrinks[best // len(ranks)]), ranks[best % len(ranks)]
 
 
 def train_residual_mlp(

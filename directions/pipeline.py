@@ -188,4 +188,5 @@ def alignment_summary(fit: AlignmentFit) -> dict:
     r = fit.report
     return {"method": fit.method, "heldout_r2": r.heldout_r2, "retrieval_top1": r.retrieval_top1,
             "retrieval_chance": r.retrieval_chance, "random_direction_cosine": r.random_direction_cosine,
-            "n_fit": r.n_fit, "n_heldout": r.n_heldout, "lam": r.lam, "rank": r.rank, "seconds": r.seconds}
+            "n_fit": r.n_fit, "n_heldout": r.n_heldout, "lam": r.lam, "rank": r.rank, "seconds": r.seconds,
+            "map_info": dict(fit.map.info)}

@@ -109,7 +109,8 @@ def fit_alignment(
 
     A random `heldout_fraction` of the anchors is kept out of the fit (standardizers included) to measure
     the report; `options` go to the method (ridge: lam, folds; svd: lam, rank, folds; procrustes: k_max;
-    mlp: lam, folds, hidden, max_steps, lr, weight_decay, patience).
+    whitened: shrink, folds; mlp: lam, folds, hidden, max_steps, lr, weight_decay, patience; procrustes_ridge:
+    lam, folds, k_max; procrustes_lowrank: lam, rank, folds, k_max; cca: shrink, rank, folds).
     """
     started = time.perf_counter()
     if method not in MAP_CLASSES:

@@ -147,7 +147,8 @@ class FitBenignAlignment(io.ComfyNode):
                                tooltip="ridge (CV-regularised, the default), svd (reduced rank), "
                                        "procrustes, whitened (Procrustes between whitened spaces), mlp "
                                        "(ridge plus a small residual MLP), procrustes_ridge (ridge shrunk toward "
-                                       "procrustes)."),
+                                       "procrustes), procrustes_lowrank (procrustes plus a low-rank correction), "
+                                       "cca (top canonical pairs, weighted by their correlations)."),
                 io.Int.Input("layer", default=-1, min=-128, max=128,
                              tooltip="Source layer when no direction is connected."),
                 io.Int.Input("seed", default=0, min=0, max=2**31 - 1, control_after_generate=False,

@@ -7,8 +7,9 @@ import math
 import pytest
 import torch
 
-from crosssteer.directions.alignment_maps import (METHODS, SHRINK_GRID, AlignmentError, AlignmentMap, MLPMap,
-                                                  ProcrustesMap, ProcrustesRidgeMap, RidgeMap)
+from crosssteer.directions.alignment_maps import (CCA_RANK_GRID, METHODS, RANK_GRID, SHRINK_GRID, AlignmentError,
+                                                  AlignmentMap, CCAMap, MLPMap, ProcrustesLowRankMap, ProcrustesMap,
+                                                  ProcrustesRidgeMap, RidgeMap)
 from crosssteer.directions.transport import calibrate, cosine, fit_alignment, transport, transport_vectors
 
 
@@ -119,6 +120,71 @@ def test_procrustes_ridge_beats_ridge_on_a_noisy_rotation_with_few_anchors():
     prior, ridge = fit_alignment(x, y, method="procrustes_ridge"), fit_alignment(x, y, method="ridge")
     assert prior.report.heldout_r2 > ridge.report.heldout_r2
     assert mean_transport_cosine(q, prior) > mean_transport_cosine(q, ridge) + 0.05
+
+
+def rotation_with_a_rank_two_stretch(n=300, width=64, noise=0.5, seed=21):
+    """y = Q (I + S) x + noise, Q orthogonal, S symmetric of rank 2 (eigenvalues 3 and -0.8): Q is still
+    the closest rotation, so the Procrustes prior is right everywhere except on S's two directions."""
+    g = gen(seed)
+    x = torch.randn(n, width, generator=g)
+    q, _ = torch.linalg.qr(torch.randn(width, width, generator=g))
+    u, _ = torch.linalg.qr(torch.randn(width, 2, generator=g))
+    w = q @ (torch.eye(width) + u @ torch.diag(torch.tensor([3.0, -0.8])) @ u.T)
+    return x, x @ w.T + noise * torch.randn(n, width, generator=g), w
+
+
+def test_procrustes_lowrank_corrects_the_prior_where_the_truth_leaves_it():
+    x, y, w = rotation_with_a_rank_two_stretch()
+    lowrank = fit_alignment(x, y, method="procrustes_lowrank")
+    plain, ridge = fit_alignment(x, y, method="procrustes"), fit_alignment(x, y, method="ridge")
+    assert lowrank.report.heldout_r2 > plain.report.heldout_r2 + 0.04
+    assert lowrank.report.heldout_r2 > ridge.report.heldout_r2  # the prior helps where ridge shrinks to zero
+    assert mean_transport_cosine(w, lowrank) > mean_transport_cosine(w, plain) + 0.02
+    assert lowrank.report.rank in RANK_GRID and lowrank.report.rank < 64  # chosen on the anchors, low
+
+
+def test_procrustes_lowrank_adds_a_correction_of_the_given_rank_to_the_prior():
+    x, y, _ = rotation_with_a_rank_two_stretch(n=200, width=32)
+    z_s, z_t = (x - x.mean(0)) / x.std(0), (y - y.mean(0)) / y.std(0)
+    prior = ProcrustesMap.fit(z_s, z_t).weight
+    two = ProcrustesLowRankMap.fit(z_s, z_t, rank=2)
+    assert two.info["rank"] == 2 and torch.linalg.matrix_rank(two.weight - prior, rtol=1e-4).item() == 2
+    assert torch.allclose(ProcrustesLowRankMap.fit(z_s, z_t, lam=1e9).weight, prior, atol=1e-4)
+    with pytest.raises(AlignmentError, match="rank 33 is out of range"):
+        ProcrustesLowRankMap.fit(z_s, z_t, rank=33)
+    with pytest.raises(AlignmentError, match="lam must be a positive number"):
+        ProcrustesLowRankMap.fit(z_s, z_t, lam=0)
+
+
+def low_rank_cross_covariance(n=500, ds=48, dt=40, seed=22):
+    """Correlated source channels; the target sees only 3 directions of the source, under loud noise."""
+    g = gen(seed)
+    x = torch.randn(n, ds, generator=g) @ (torch.eye(ds) + 0.5 * torch.randn(ds, ds, generator=g) / math.sqrt(ds))
+    w = torch.randn(dt, 3, generator=g) @ torch.randn(3, ds, generator=g) / math.sqrt(ds)
+    return x, x @ w.T + torch.randn(n, dt, generator=g), w
+
+
+def test_cca_keeps_the_few_canonical_pairs_that_carry_a_low_rank_relation():
+    x, y, w = low_rank_cross_covariance()
+    cca = fit_alignment(x, y, method="cca")
+    whitened, ridge = fit_alignment(x, y, method="whitened"), fit_alignment(x, y, method="ridge")
+    assert cca.map.info["rank"] == CCA_RANK_GRID[0] and cca.map.info["shrink"] in SHRINK_GRID
+    assert cca.report.heldout_r2 > ridge.report.heldout_r2
+    assert cca.report.heldout_r2 > whitened.report.heldout_r2 + 0.2  # equal weights on every pair: noise in full
+    assert mean_transport_cosine(w, cca) > 0.95 and mean_transport_cosine(w, cca) > mean_transport_cosine(w, ridge)
+    exact = fit_alignment(x, y, method="cca", rank=3, shrink=0.01)
+    assert exact.map.info == {"shrink": 0.01, "rank": 3} and mean_transport_cosine(w, exact) > 0.97
+
+
+def test_cca_at_full_rank_without_shrinkage_is_least_squares():
+    x, y, _ = linear_pair(n=400, ds=32, dt=40, noise=0.5, seed=23)
+    z_s, z_t = (x - x.mean(0)) / x.std(0), (y - y.mean(0)) / y.std(0)
+    torch.testing.assert_close(CCAMap.fit(z_s, z_t, rank=32, shrink=1e-9).weight,
+                               RidgeMap.fit(z_s, z_t, lam=1e-6).weight, atol=1e-4, rtol=1e-4)
+    with pytest.raises(AlignmentError, match="shrink must be in"):
+        CCAMap.fit(z_s, z_t, shrink=1.5)
+    with pytest.raises(AlignmentError, match="rank 0 is out of range: use 1 to 32"):
+        CCAMap.fit(z_s, z_t, rank=0)
 
 
 def test_whitened_procrustes_recovers_any_invertible_map_that_plain_procrustes_cannot():
@@ -316,8 +382,9 @@ def test_errors_say_what_is_wrong_and_what_to_do():
     bad[7, 3] = float("nan")
     with pytest.raises(AlignmentError, match="target anchors contain NaN or infinite values in 1 row"):
         fit_alignment(x, bad)
-    with pytest.raises(AlignmentError, match="unknown alignment method 'cca': use one of ridge, svd, procrustes, whitened, mlp"):
-        fit_alignment(x, y, method="cca")
+    with pytest.raises(AlignmentError, match="unknown alignment method 'kernel': use one of ridge, svd, procrustes, whitened, mlp, "
+                                             "procrustes_ridge, procrustes_lowrank, cca"):
+        fit_alignment(x, y, method="kernel")
     with pytest.raises(AlignmentError, match="unknown option"):
         fit_alignment(x, y, method="procrustes", rank=3)
     with pytest.raises(AlignmentError, match="rank 100 is out of range"):
