@@ -2,7 +2,7 @@
 anchor-count curves and the levers of issue 15.
 
     CROSSSTEER_CACHE=$PWD/.cache/crosssteer OMP_WAIT_POLICY=PASSIVE \
-        .venv/bin/python benchmarks/transfer_levers.py [--directions s2g,g2s] [--no-curves] [--levers vocab,twins]
+        .venv/bin/python benchmarks/transfer_levers.py [--directions s2g,g2s] [--no-curves] [--levers vocab,words]
         [--maps svd,procrustes] [--with vocab] [--source-layers concat1,mean1,concat2] [--json out.json]
 
 Every row is one `evaluate_transfer` run (directions/transfer_eval.py) on the shipped pairs and the template
@@ -40,6 +40,17 @@ shrunk-covariance whitened spaces, weighted by their canonical correlations, k f
 and the shrinkage from SHRINK_GRID jointly by 5-fold validation error on the benign fit anchors. Each row
 prints what was chosen. Either map is kept only if its held-out R^2 beats ridge's on both model pairs
 (default anchors), and then only reported as a gain where both sets agree.
+
+`--levers words,words_balanced` (issue 15's "token-level samples for the map"): every word (a `\\w+` run)
+of every alignment anchor that fits the map (not its 20% held out, never a benign test or calibration
+prompt) joins the ridge fit as one more paired sample: on each side the mean state of the content tokens
+whose character offsets overlap the word (directions/word_states.py; same layers and content tokens as
+the mean-pooled anchors; a word is a sample only where both tokenizers give it a token), z-scored with the
+mean-pooled anchors' standardizers, the penalty's folds keeping each anchor's words with it. `words`
+counts each word as one mean sample; `words_balanced` weights them so that all words together count as
+much as the anchors. Standardizers, held-out R^2, calibration and the benign tests stay those of the
+mean-pooled anchors. The rule and its two weightings were fixed before any of these rows was seen; the
+alignment's held-out R^2 is the only criterion that may choose between them and the row without words.
 """
 from __future__ import annotations
 
@@ -60,7 +71,7 @@ MODELS = {"s2g": ("smollm2-135m", "gemma3-270m"), "g2s": ("gemma3-270m", "smollm
 PAIR_CURVE = (35, 70, 140)  # plus all 412 fit pairs: the first row
 ANCHOR_CURVE = (250, 500, 1000, 2000)  # plus all 2,769 alignment anchors: the first row
 SIDES = ("native", "transported", "random")
-LEVERS = ("vocab", "twins", "vocab+twins")
+LEVERS = ("vocab", "twins", "vocab+twins", "words", "words_balanced")
 
 
 class StackedLayers:
@@ -100,7 +111,9 @@ def levers(pairs) -> dict[str, dict]:
     vocab = load_anchors("category-vocabulary")
     twins = [p.safe for p in fit]
     args = {"vocab": {"extra_anchors": vocab}, "twins": {"extra_anchors": twins},
-            "vocab+twins": {"extra_anchors": vocab + twins}}
+            "vocab+twins": {"extra_anchors": vocab + twins},
+            # the alignment anchors' words as extra samples of the map's fit (word_states.py)
+            "words": {"word_samples": 1.0}, "words_balanced": {"word_samples": "balanced"}}
     assert tuple(args) == LEVERS
     return args
 
@@ -188,10 +201,12 @@ def main() -> int:
             sets["n_fit_pairs"], sets["n_alignment_anchors"] = r["pairs"]["n_fit"], r["anchors"]["n_alignment"]
             sets["alignment_r2"] = r["alignment"]["heldout_r2"]
             sets["alignment_chosen"] = r["alignment"]["map_info"]  # the penalty, rank, shrinkage the anchors chose
+            sets["n_word_samples"] = r["anchors"]["n_word_samples"]
             chosen = " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
                               for k, v in sets["alignment_chosen"].items())
-            print(row_text(label, sets), f"  R2 {sets['alignment_r2']:.3f} ({time.perf_counter() - started:.0f}s) "
-                  f"[{chosen}]", flush=True)
+            words = f", {sets['n_word_samples']} word samples" if sets["n_word_samples"] else ""
+            print(row_text(label, sets), f"  R2 {sets['alignment_r2']:.3f} ({time.perf_counter() - started:.0f}s"
+                  f"{words}) [{chosen}]", flush=True)
             rows[label] = sets
             return r
 

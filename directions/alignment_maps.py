@@ -142,15 +142,17 @@ class AlignmentMap:
 
 
 class RidgeMap(AlignmentMap):
-    """W = argmin ||Z_s W^T - Z_t||^2 + lam ||W||^2, lam by k-fold cross-validation unless given."""
+    """W = argmin ||Z_s W^T - Z_t||^2 + lam ||W||^2, lam by k-fold cross-validation unless given (`groups`:
+    a group id per row that keeps a group's rows in one fold, see map_solvers.fold_ids)."""
 
     method = "ridge"
-    defaults: ClassVar[dict[str, Any]] = {"lam": None, "folds": 5}
+    defaults: ClassVar[dict[str, Any]] = {"lam": None, "folds": 5, "groups": None}
 
     @classmethod
     def fit(cls, z_s: torch.Tensor, z_t: torch.Tensor, seed: int = 0, **options: Any) -> RidgeMap:
         opts = cls._options(options)
-        lam = _checked_lam(opts["lam"]) if opts["lam"] is not None else ridge_cv(z_s, z_t, int(opts["folds"]), seed)
+        lam = _checked_lam(opts["lam"]) if opts["lam"] is not None else ridge_cv(z_s, z_t, int(opts["folds"]), seed,
+                                                                                 opts["groups"])
         return cls(ridge_solve(z_s, z_t, lam), {"lam": lam})
 
 

@@ -31,7 +31,12 @@ def ridge_solve(x: torch.Tensor, y: torch.Tensor, lam: float) -> torch.Tensor:
     return coef.T
 
 
-def fold_ids(n: int, folds: int, seed: int) -> tuple[torch.Tensor, int]:
+def fold_ids(n: int, folds: int, seed: int, groups: torch.Tensor | None = None) -> tuple[torch.Tensor, int]:
+    """A fold id per row; with `groups` (a group id per row, 0..G-1) every row of a group shares a fold, so
+    samples drawn from one anchor (its words) never validate a fit on their own anchor."""
+    if groups is not None:
+        group_folds, folds = fold_ids(int(groups.max()) + 1, folds, seed)
+        return group_folds[groups], folds
     folds = max(2, min(folds, n))
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     ids = torch.empty(n, dtype=torch.long)
@@ -39,15 +44,16 @@ def fold_ids(n: int, folds: int, seed: int) -> tuple[torch.Tensor, int]:
     return ids, folds
 
 
-def ridge_cv(x: torch.Tensor, y: torch.Tensor, folds: int, seed: int) -> float:
-    """The penalty of LAMBDA_GRID (times N) with the least k-fold validation error.
+def ridge_cv(x: torch.Tensor, y: torch.Tensor, folds: int, seed: int, groups: torch.Tensor | None = None) -> float:
+    """The penalty of LAMBDA_GRID (times N) with the least k-fold validation error (folds by `groups`
+    when given, see fold_ids).
 
     One eigendecomposition per fold serves every penalty: the validation prediction is A diag(f) B with
     f = 1 / (e + lam) (primal: Gram X^T X = V E V^T, A = X_val V, B = V^T X^T Y; dual: kernel
     X X^T = U E U^T, A = X_val X^T U, B = U^T Y), so the validation SSE is a quadratic form in f.
     """
     x64, y64 = x.to(torch.float64), y.to(torch.float64)
-    ids, folds = fold_ids(x64.shape[0], folds, seed)
+    ids, folds = fold_ids(x64.shape[0], folds, seed, groups)
     scales = torch.tensor(LAMBDA_GRID, dtype=torch.float64)
     sse = torch.zeros(len(LAMBDA_GRID), dtype=torch.float64)
     for fold in range(folds):

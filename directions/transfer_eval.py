@@ -23,6 +23,7 @@ from .prompts import DATA_DIR, PromptPair, load_anchors, load_pairs, prompt_set_
 from .safety_direction import GLOBAL, SafetyDirection
 from .space import Standardizer
 from .transport import cosine, fit_alignment
+from .word_states import paired_word_states
 
 MODES = ("add", "gated", "ablate")
 
@@ -187,7 +188,7 @@ def evaluate_transfer(source: HFEncoder, target: HFEncoder, pairs: Sequence[Prom
                       alphas: Sequence[float] = ALPHAS, eval_sets: Mapping[str, EvalSet] | None = None,
                       n_fit_pairs: int | None = None, n_alignment_anchors: int | None = None,
                       extra_anchors: Sequence[str] = (), average_with: Sequence[SafetyDirection] = (),
-                      progress: Progress = no_progress,
+                      word_samples: float | str | None = None, progress: Progress = no_progress,
                       save_dir: Path | None = None) -> dict:
     """The paper's table in text space: native (estimated on the target with unsafe pairs), transported
     (estimated on the source, carried by a map fitted on benign anchors only) and a random control (a
@@ -209,6 +210,8 @@ def evaluate_transfer(source: HFEncoder, target: HFEncoder, pairs: Sequence[Prom
     the same); `extra_anchors` (benign prompts) join the alignment anchors only, never the benign tests.
     `average_with` (target-space directions, e.g. other source LLMs' transported into the same target
     layer) are averaged with the transported direction (pipeline.average_directions) before it is measured.
+    `word_samples` (a weight, or "balanced"; word_states.py) adds every word of the alignment anchors that
+    fit the map as a paired sample of the map's fit only (transport.fit_alignment's extra_samples).
 
     Returns a JSON-able report; with `save_dir` the native and transported directions are saved there.
     """
@@ -251,7 +254,9 @@ def evaluate_transfer(source: HFEncoder, target: HFEncoder, pairs: Sequence[Prom
                         "pairs (target)")[t_layer]
     lap("embedding")
 
-    align = fit_alignment(anchor_s, anchor_t, method=method, seed=seed or 0)
+    words = None if word_samples is None else paired_word_states(source, target, align_texts, s_layer, t_layer)
+    align = fit_alignment(anchor_s, anchor_t, method=method, seed=seed or 0,
+                          **({} if words is None else {"extra_samples": words.as_extra(), "extra_weight": word_samples}))
     align.source_side = {"layer": s_layer, "pooling": pooling}
     lap("alignment")
 
@@ -374,7 +379,7 @@ def evaluate_transfer(source: HFEncoder, target: HFEncoder, pairs: Sequence[Prom
                    "layer_scan": target_scan},
         "pairs": {"n_fit": n, "n_judge": n_judge, "n_test": len(test), "hash": prompt_set_hash(list(pairs))},
         "anchors": {"n": len(anchors), "n_alignment": len(align_texts), "n_benign_test": len(benign_texts),
-                    "n_extra": len(extra),
+                    "n_extra": len(extra), "n_word_samples": align.n_extra_samples,
                     "hash": prompt_set_hash(list(anchors))},
         "direction_method": direction_method,
         **shipped,

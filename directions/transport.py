@@ -56,6 +56,7 @@ class AlignmentFit:
     # what the source side was embedded with ({"layer": int, "pooling": str}, as far as known): a direction
     # from another layer or pooling is refused when it is transported
     source_side: dict = field(default_factory=dict)
+    n_extra_samples: int = 0  # extra rows (e.g. word states) that joined the map's fit, none of held-out anchors
 
     @property
     def method(self) -> str:
@@ -103,6 +104,8 @@ def fit_alignment(
     method: str = "ridge",
     heldout_fraction: float = 0.2,
     seed: int = 0,
+    extra_samples: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+    extra_weight: float | str = 1.0,
     **options: Any,
 ) -> AlignmentFit:
     """Fit a map source -> target on benign anchors (row i on both sides is the same prompt).
@@ -111,6 +114,12 @@ def fit_alignment(
     the report; `options` go to the method (ridge: lam, folds; svd: lam, rank, folds; procrustes: k_max;
     whitened: shrink, folds; mlp: lam, folds, hidden, max_steps, lr, weight_decay, patience; procrustes_ridge:
     lam, folds, k_max; procrustes_lowrank: lam, rank, folds, k_max; cca: shrink, rank, folds).
+
+    `extra_samples` (source [W, Ds], target [W, Dt], anchor [W]: the row of the anchor each comes from, e.g.
+    its words' states, word_states.py) join the map's fit only (ridge): those of held-out anchors are
+    dropped, they are z-scored with the anchors' standardizers, the report is measured on held-out anchors
+    as without them, and the penalty's folds keep each anchor's samples with it. Each counts `extra_weight`
+    times a mean sample ("balanced": all of them together count as much as the anchors).
     """
     started = time.perf_counter()
     if method not in MAP_CLASSES:
@@ -134,7 +143,11 @@ def fit_alignment(
     n_heldout = 0 if heldout_fraction == 0 else max(2, round(n * heldout_fraction))
     heldout, fitted = order[:n_heldout], order[n_heldout:]
     source, target = Standardizer.fit(x[fitted]), Standardizer.fit(y[fitted])
-    amap = MAP_CLASSES[method].fit(source.z(x[fitted]), target.z(y[fitted]), seed=seed, **options)
+    z_s, z_t, n_extra = source.z(x[fitted]), target.z(y[fitted]), 0
+    if extra_samples is not None:
+        z_s, z_t, options["groups"], n_extra = _joined_samples(z_s, z_t, fitted, n, source, target, method,
+                                                               extra_samples, extra_weight)
+    amap = MAP_CLASSES[method].fit(z_s, z_t, seed=seed, **options)
 
     metrics = _heldout_report(amap, source.z(x[heldout]), target.z(y[heldout]), seed)
     rank = amap.info.get("rank")
@@ -148,7 +161,35 @@ def fit_alignment(
         method=method,
     )
     calibration = target.z(y[torch.cat([heldout, fitted])[:CALIBRATION_ANCHORS]]).to(torch.float16)
-    return AlignmentFit(map=amap, source=source, target=target, report=report, calibration_anchors=calibration)
+    return AlignmentFit(map=amap, source=source, target=target, report=report, calibration_anchors=calibration,
+                        n_extra_samples=n_extra)
+
+
+def _joined_samples(z_s: torch.Tensor, z_t: torch.Tensor, fitted: torch.Tensor, n: int, source: Standardizer,
+                    target: Standardizer, method: str, extra: tuple, weight: float | str):
+    """(z_s, z_t, groups, n_extra): the fit anchors followed by the extra samples of fit anchors, in
+    z-coordinates, each extra row scaled by sqrt(weight) (weighted least squares); groups: the fit anchor
+    of every row, for the penalty's folds."""
+    if method != "ridge":
+        raise AlignmentError(f"extra samples join a ridge map only, not {method!r}: its folds keep an anchor's "
+                             "samples together")
+    xs, xt, anchor = extra
+    xs, xt = _anchor_matrix(xs, "source extra"), _anchor_matrix(xt, "target extra")
+    anchor = torch.as_tensor(anchor, dtype=torch.long)
+    if not xs.shape[0] == xt.shape[0] == anchor.shape[0] or (anchor.numel() and not 0 <= int(anchor.min()) <= int(anchor.max()) < n):
+        raise AlignmentError(f"extra samples need as many source rows ({xs.shape[0]}), target rows ({xt.shape[0]}) "
+                             f"and anchor rows ({anchor.shape[0]}), each anchor row one of the {n} anchors")
+    fit_row = torch.full((n,), -1, dtype=torch.long)
+    fit_row[fitted] = torch.arange(fitted.numel())
+    keep = fit_row[anchor] >= 0  # the samples of held-out anchors stay out
+    n_extra = int(keep.sum())
+    w = fitted.numel() / max(n_extra, 1) if weight == "balanced" else float(weight)
+    if not w > 0:
+        raise AlignmentError(f"extra_weight must be positive or 'balanced', got {weight!r}")
+    scale = w ** 0.5
+    groups = torch.cat([torch.arange(fitted.numel()), fit_row[anchor[keep]]])
+    return (torch.cat([z_s, source.z(xs[keep]) * scale]), torch.cat([z_t, target.z(xt[keep]) * scale]), groups,
+            n_extra)
 
 
 # ------------------------------------------------------------------------------------ transport, calibrate
